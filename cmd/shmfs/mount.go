@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shmfs/shmfs/backing"
+	"github.com/shmfs/shmfs/fs"
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// readyFdEnv names the descriptor on which a --background child says that
+// its mount is ready, or why it failed.
+const readyFdEnv = "SHMFS_READY_FD"
+
+func mountCmd(args []string) error {
+	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
+	fl.Usage = func() {
+		fmt.Fprint(fl.Output(), `usage: shmfs mount [flags] MOUNTPOINT
+
+Mounts shmfs on MOUNTPOINT and serves it in the foreground until SIGINT,
+SIGTERM or an unmount, then exits 0. Prints one line when the mount is
+ready. A dead shmfs mount left on MOUNTPOINT is cleaned up first.
+
+flags:
+`)
+		fl.PrintDefaults()
+	}
+	root := os.Geteuid() == 0
+	background := fl.Bool("background", false, "return once the mount is ready and leave the server running detached")
+	allowOther := fl.Bool("allow-other", root, "let other users use the mount (default true when run as root)")
+	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
+	debug := fl.Bool("debug", false, "log every FUSE request")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("mount: %v", err)
+	}
+	if fl.NArg() != 1 {
+		return errors.New("mount: need exactly one MOUNTPOINT (see shmfs mount --help)")
+	}
+	dir, err := filepath.Abs(fl.Arg(0))
+	if err != nil {
+		return fmt.Errorf("mount %s: %v", fl.Arg(0), err)
+	}
+	if *background {
+		return startBackground(args)
+	}
+	if err := prepareMountpoint(dir); err != nil {
+		return fmt.Errorf("mount %s: %v", dir, err)
+	}
+	if !root {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			if _, err2 := exec.LookPath("fusermount"); err2 != nil {
+				return fmt.Errorf("mount %s: not root and fusermount3 is not installed (install the fuse3 package, or run as root)", dir)
+			}
+		}
+	}
+	m, err := fs.New(dir, nsmodel.NewModel(backing.New), fs.Config{
+		AllowOther:    *allowOther,
+		DirectMount:   root,
+		NoPassthrough: *noPassthrough,
+		Debug:         *debug,
+	})
+	if err != nil {
+		return fmt.Errorf("mount %s: %v", dir, err)
+	}
+	ready := fmt.Sprintf("shmfs: mounted on %s, segment I/O %s", dir, m.Mode())
+	if fd := os.Getenv(readyFdEnv); fd != "" {
+		tellParent(fd, "ok "+ready)
+	} else {
+		fmt.Println(ready)
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		if err := m.Unmount(); err != nil {
+			// Busy: detach the mount so it goes once its users do.
+			unix.Unmount(dir, unix.MNT_DETACH)
+		}
+	}()
+	m.Server.Wait()
+	return nil
+}
+
+// prepareMountpoint refuses a mount point that is not a directory and
+// cleans up a dead FUSE mount ("transport endpoint is not connected").
+func prepareMountpoint(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, syscall.ENOTCONN) {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("cleaning up the dead mount there: %v", err)
+		}
+		fi, err = os.Stat(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return errors.New("not a directory")
+	}
+	if mounted, fstype := mountedOn(dir); mounted && strings.Contains(fstype, "shmfs") {
+		return errors.New("shmfs is already mounted there")
+	}
+	return nil
+}
+
+// mountedOn reports whether dir is a mount point, and of what type.
+func mountedOn(dir string) (bool, string) {
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		return false, ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var found bool
+	var fstype string
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 2 && unescapeMount(fields[1]) == dir {
+			found, fstype = true, fields[0]+" "+fields[2]
+		}
+	}
+	return found, fstype
+}
+
+func unescapeMount(s string) string {
+	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
+}
+
+// startBackground runs the same mount in a detached child and returns once
+// the child says the mount is ready, or passes on why it failed.
+func startBackground(args []string) error {
+	var rest []string
+	for _, a := range args {
+		if a != "--background" && a != "-background" && a != "--background=true" {
+			rest = append(rest, a)
+		}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, append([]string{"mount"}, rest...)...)
+	cmd.Env = append(os.Environ(), readyFdEnv+"=3")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	line = strings.TrimSuffix(line, "\n")
+	if msg, ok := strings.CutPrefix(line, "ok "); ok {
+		fmt.Printf("%s (pid %d)\n", msg, cmd.Process.Pid)
+		cmd.Process.Release()
+		return nil
+	}
+	cmd.Wait()
+	if msg, ok := strings.CutPrefix(line, "err "); ok {
+		return errors.New(msg)
+	}
+	return errors.New("mount: the background server exited before the mount was ready")
+}
+
+func tellParent(fd, msg string) {
+	f := os.NewFile(3, "ready")
+	if fd != "3" || f == nil {
+		return
+	}
+	fmt.Fprintln(f, msg)
+	f.Close()
+	os.Unsetenv(readyFdEnv)
+}

@@ -1,0 +1,88 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// ctlExec runs one parsed command for a caller and returns the line that a
+// read of the same handle gives back.
+type ctlExec func(c *nsmodel.Cred, cmd *ctlCmd) (string, error)
+
+// ctlNode is a table's ctl file: Plan 9 style control by short text
+// commands, one per write. Anyone may write; each command checks the
+// caller's rights as the matching *ctl system call does.
+type ctlNode struct {
+	gofs.Inode
+	exec ctlExec
+}
+
+var (
+	_ = (gofs.NodeOpener)((*ctlNode)(nil))
+	_ = (gofs.NodeGetattrer)((*ctlNode)(nil))
+	_ = (gofs.NodeSetattrer)((*ctlNode)(nil))
+)
+
+func (n *ctlNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFREG | 0o666
+	return 0
+}
+
+// Setattr accepts the truncation of `echo CMD > ctl`.
+func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if sz, ok := in.GetSize(); ok && sz != 0 {
+		return syscall.EINVAL
+	}
+	if _, ok := in.GetMode(); ok {
+		return syscall.EPERM
+	}
+	return n.Getattr(ctx, f, out)
+}
+
+func (n *ctlNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return &ctlHandle{exec: n.exec}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+// ctlHandle runs commands and keeps the result of the last one.
+type ctlHandle struct {
+	exec ctlExec
+
+	// mu protects last.
+	mu   sync.Mutex
+	last []byte
+}
+
+var (
+	_ = (gofs.FileReader)((*ctlHandle)(nil))
+	_ = (gofs.FileWriter)((*ctlHandle)(nil))
+)
+
+func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	cmd, err := parseCtl(data)
+	if err != nil {
+		return 0, errno(err)
+	}
+	res, err := h.exec(callerCred(ctx), cmd)
+	if err != nil {
+		return 0, errno(err)
+	}
+	h.mu.Lock()
+	h.last = []byte(res)
+	h.mu.Unlock()
+	return uint32(len(data)), 0
+}
+
+func (h *ctlHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off >= int64(len(h.last)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	return fuse.ReadResultData(append([]byte(nil), h.last[off:min(off+int64(len(dest)), int64(len(h.last)))]...)), 0
+}

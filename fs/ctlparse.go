@@ -1,0 +1,144 @@
+package fs
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// ctlCmd is one command written to a ctl file: an operation, then bare
+// words and name=value fields separated by blanks. Each accessor consumes
+// what it reads, so that done can refuse whatever the command did not
+// use.
+type ctlCmd struct {
+	op    string
+	words []string
+	args  map[string]string
+}
+
+// parseCtl splits one write into a command. More than one line, an empty
+// command or a field given twice is EINVAL.
+func parseCtl(data []byte) (*ctlCmd, error) {
+	text := strings.TrimSuffix(string(data), "\n")
+	if strings.ContainsAny(text, "\n\x00") {
+		return nil, syscall.EINVAL
+	}
+	f := strings.Fields(text)
+	if len(f) == 0 {
+		return nil, syscall.EINVAL
+	}
+	c := &ctlCmd{op: f[0], args: make(map[string]string)}
+	for _, w := range f[1:] {
+		name, val, ok := strings.Cut(w, "=")
+		if !ok {
+			c.words = append(c.words, w)
+			continue
+		}
+		if _, dup := c.args[name]; dup || name == "" {
+			return nil, syscall.EINVAL
+		}
+		c.args[name] = val
+	}
+	return c, nil
+}
+
+// object takes the object a command names: a key or private.<id> as the
+// first word, or id=N.
+func (c *ctlCmd) object() (nsmodel.Ref, error) {
+	if v, ok := c.args["id"]; ok {
+		delete(c.args, "id")
+		return nsmodel.ParseRef("id=" + v)
+	}
+	if len(c.words) == 0 {
+		return nsmodel.Ref{}, syscall.EINVAL
+	}
+	w := c.words[0]
+	c.words = c.words[1:]
+	return nsmodel.ParseRef(w)
+}
+
+// flag takes a bare word such as IPC_EXCL.
+func (c *ctlCmd) flag(name string) bool {
+	for i, w := range c.words {
+		if w == name {
+			c.words = append(c.words[:i:i], c.words[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// str takes a name=value field.
+func (c *ctlCmd) str(name string) (string, bool) {
+	v, ok := c.args[name]
+	delete(c.args, name)
+	return v, ok
+}
+
+// uint takes a numeric field in the given base; nil when it is absent.
+func (c *ctlCmd) uint(name string, base, bits int) (*uint64, error) {
+	v, ok := c.str(name)
+	if !ok {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(v, base, bits)
+	if err != nil {
+		return nil, syscall.EINVAL
+	}
+	return &n, nil
+}
+
+// mode takes mode=0NNN: octal, nine permission bits at most.
+func (c *ctlCmd) mode() (*uint32, error) {
+	n, err := c.uint("mode", 8, 32)
+	if err != nil || n == nil {
+		return nil, err
+	}
+	if *n > 0o777 {
+		return nil, syscall.EINVAL
+	}
+	m := uint32(*n)
+	return &m, nil
+}
+
+// setAttr takes the fields of an IPC_SET.
+func (c *ctlCmd) setAttr(qbytes bool) (nsmodel.SetAttr, error) {
+	var a nsmodel.SetAttr
+	for _, id := range []struct {
+		name string
+		dst  **uint32
+	}{{"uid", &a.UID}, {"gid", &a.GID}} {
+		n, err := c.uint(id.name, 10, 32)
+		if err != nil {
+			return a, err
+		}
+		if n != nil {
+			v := uint32(*n)
+			*id.dst = &v
+		}
+	}
+	m, err := c.mode()
+	if err != nil {
+		return a, err
+	}
+	a.Mode = m
+	if qbytes {
+		if a.QBytes, err = c.uint("qbytes", 10, 64); err != nil {
+			return a, err
+		}
+	}
+	if a.UID == nil && a.GID == nil && a.Mode == nil && a.QBytes == nil {
+		return a, syscall.EINVAL
+	}
+	return a, nil
+}
+
+// done refuses a command with words or fields left that nothing took.
+func (c *ctlCmd) done() error {
+	if len(c.words) > 0 || len(c.args) > 0 {
+		return syscall.EINVAL
+	}
+	return nil
+}

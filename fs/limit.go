@@ -1,0 +1,69 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// limitNode is limits/<name>: /proc/sys/kernel/<name> of the namespace.
+// Everyone may read it; a write sets the limit, for callers with
+// CAP_SYS_RESOURCE only.
+type limitNode struct {
+	gofs.Inode
+	ns   *nsmodel.Namespace
+	name string
+}
+
+var (
+	_ = (gofs.NodeOpener)((*limitNode)(nil))
+	_ = (gofs.NodeGetattrer)((*limitNode)(nil))
+	_ = (gofs.NodeSetattrer)((*limitNode)(nil))
+)
+
+func (n *limitNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFREG | 0o644
+	return 0
+}
+
+// Setattr accepts the truncation that `echo N > limits/x` sends before
+// its write.
+func (n *limitNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if sz, ok := in.GetSize(); ok && sz != 0 {
+		return syscall.EINVAL
+	}
+	if _, ok := in.GetMode(); ok {
+		return syscall.EPERM
+	}
+	return n.Getattr(ctx, f, out)
+}
+
+func (n *limitNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && !callerCred(ctx).Capable(nsmodel.CapSysResource) {
+		return nil, 0, syscall.EACCES
+	}
+	l := n.ns.Limits()
+	text, err := l.Format(n.name)
+	if err != nil {
+		return nil, 0, errno(err)
+	}
+	return &limitHandle{textHandle: textHandle{text: []byte(text)}, node: n}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+type limitHandle struct {
+	textHandle
+	node *limitNode
+}
+
+var _ = (gofs.FileWriter)((*limitHandle)(nil))
+
+func (h *limitHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if err := h.node.ns.SetLimit(callerCred(ctx), h.node.name, string(data)); err != nil {
+		return 0, errno(err)
+	}
+	return uint32(len(data)), 0
+}

@@ -1,0 +1,122 @@
+// Package fs presents an nsmodel.Model as a FUSE file system: it
+// translates lookups, opens, reads, writes and attribute changes into calls
+// on the model, and leaves every decision to it.
+package fs
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// Config is how a mount is served.
+type Config struct {
+	AllowOther bool
+	// DirectMount mounts with mount(2) rather than fusermount3; it needs
+	// root (CAP_SYS_ADMIN).
+	DirectMount bool
+	// NoPassthrough keeps segment I/O in the server even where the kernel
+	// could pass it through to the memfd.
+	NoPassthrough bool
+	Debug         bool
+}
+
+// mountState is what every node of one mount shares.
+type mountState struct {
+	model *nsmodel.Model
+	// passthrough is decided once per mount, before the first segment is
+	// opened: the kernel refuses to mix passthrough and cached I/O on one
+	// inode.
+	passthrough bool
+}
+
+// Mount is a served shmfs.
+type Mount struct {
+	Server      *fuse.Server
+	Passthrough bool
+	state       *mountState
+}
+
+// New mounts model on dir and starts serving it.
+func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
+	st := &mountState{model: model}
+	root := &rootNode{m: st}
+	zero := time.Duration(0)
+	opts := &gofs.Options{
+		MountOptions: fuse.MountOptions{
+			AllowOther:        cfg.AllowOther,
+			DirectMount:       cfg.DirectMount,
+			DirectMountStrict: cfg.DirectMount,
+			FsName:            "shmfs",
+			Name:              "shmfs",
+			MaxWrite:          1 << 20,
+			Debug:             cfg.Debug,
+		},
+		EntryTimeout:    &zero,
+		AttrTimeout:     &zero,
+		NegativeTimeout: &zero,
+		NullPermissions: true,
+	}
+	srv, err := gofs.Mount(dir, root, opts)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mount{Server: srv, state: st}
+	if !cfg.NoPassthrough {
+		st.passthrough = probePassthrough(srv)
+	}
+	m.Passthrough = st.passthrough
+	return m, nil
+}
+
+// probePassthrough reports whether the kernel granted FUSE passthrough and
+// lets this server register backing files (it needs CAP_SYS_ADMIN).
+func probePassthrough(srv *fuse.Server) bool {
+	if srv.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH == 0 {
+		return false
+	}
+	fd, err := unix.MemfdCreate("shmfs-probe", unix.MFD_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	id, errno := srv.RegisterBackingFd(&fuse.BackingMap{Fd: int32(fd)})
+	if errno != 0 {
+		return false
+	}
+	srv.UnregisterBackingFd(id)
+	return true
+}
+
+// Mode says how segment I/O is served, for the ready line.
+func (m *Mount) Mode() string {
+	if m.Passthrough {
+		return "passthrough (mappings are the memfd pages)"
+	}
+	return "cached (reads, writes and mappings go through the server)"
+}
+
+// Unmount unmounts and waits until serving stops.
+func (m *Mount) Unmount() error { return m.Server.Unmount() }
+
+// errno turns a model error into the errno FUSE answers with.
+func errno(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(syscall.Errno); ok {
+		return e
+	}
+	if pe, ok := err.(*os.PathError); ok {
+		return errno(pe.Err)
+	}
+	fmt.Fprintln(os.Stderr, "shmfs: unexpected error:", err)
+	return syscall.EIO
+}

@@ -1,0 +1,150 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// segNode is a shared memory segment: a regular file whose pages are the
+// segment's memfd.
+type segNode struct {
+	gofs.Inode
+	m *mountState
+	t *nsmodel.ShmTable
+	s *nsmodel.Shm
+}
+
+var (
+	_ = (gofs.NodeGetattrer)((*segNode)(nil))
+	_ = (gofs.NodeSetattrer)((*segNode)(nil))
+	_ = (gofs.NodeOpener)((*segNode)(nil))
+)
+
+// fill renders shmid_ds as a stat: size is shm_segsz, atime shm_atim,
+// ctime shm_ctim, blocks the resident pages.
+func (n *segNode) fill(a *fuse.Attr) {
+	st := n.t.Stat(n.s)
+	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
+	a.Size = st.Size
+	a.Blocks = uint64(st.Resident) / 512
+	a.Blksize = uint32(nsmodel.PageSize)
+	a.Owner = fuse.Owner{Uid: st.UID, Gid: st.GID}
+	a.Nlink = 1
+	if st.Deleted || st.Mode&nsmodel.ShmDest != 0 {
+		a.Nlink = 0
+	}
+	a.Atime = uint64(st.Atime)
+	a.Mtime = uint64(st.Ctime)
+	a.Ctime = uint64(st.Ctime)
+	a.Ino = n.s.Serial()
+}
+
+func (n *segNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fill(&out.Attr)
+	return 0
+}
+
+// Setattr is ftruncate (shm_segsz), chmod and chown (IPC_SET). Setting
+// times alone, as touch does, changes nothing and succeeds.
+func (n *segNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	c := callerCred(ctx)
+	var a nsmodel.SetAttr
+	if m, ok := in.GetMode(); ok {
+		m &= nsmodel.ModePerm
+		a.Mode = &m
+	}
+	if uid, ok := in.GetUID(); ok {
+		a.UID = &uid
+	}
+	if gid, ok := in.GetGID(); ok {
+		a.GID = &gid
+	}
+	if a.Mode != nil || a.UID != nil || a.GID != nil {
+		if err := n.t.Set(c, n.s, a); err != nil {
+			return errno(err)
+		}
+	}
+	if size, ok := in.GetSize(); ok {
+		if err := n.t.Truncate(c, n.s, size, f == nil); err != nil {
+			return errno(err)
+		}
+	}
+	n.fill(&out.Attr)
+	return 0
+}
+
+// Open is an attach.
+func (n *segNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	c := callerCred(ctx)
+	if err := n.t.Attach(c, n.s, accessOf(flags)); err != nil {
+		return nil, 0, errno(err)
+	}
+	return &segHandle{m: n.m, t: n.t, s: n.s, pid: c.PID}, 0, 0
+}
+
+// segHandle is one attach: it lives from open until the last close or
+// munmap of what the open made.
+type segHandle struct {
+	m   *mountState
+	t   *nsmodel.ShmTable
+	s   *nsmodel.Shm
+	pid int32
+}
+
+var (
+	_ = (gofs.FileReader)((*segHandle)(nil))
+	_ = (gofs.FileWriter)((*segHandle)(nil))
+	_ = (gofs.FileReleaser)((*segHandle)(nil))
+	_ = (gofs.FileFlusher)((*segHandle)(nil))
+	_ = (gofs.FileFsyncer)((*segHandle)(nil))
+	_ = (gofs.FilePassthroughFder)((*segHandle)(nil))
+)
+
+// PassthroughFd hands the kernel the memfd, so reads, writes and mappings
+// go straight to its pages.
+func (h *segHandle) PassthroughFd() (int, bool) {
+	return h.s.Fd(), h.m.passthrough
+}
+
+func (h *segHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := unix.Pread(h.s.Fd(), dest, off)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// Write past the end grows the segment as ftruncate would, within shmmax
+// and shmall, before the bytes land.
+func (h *segHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	end := uint64(off) + uint64(len(data))
+	if st := h.t.Stat(h.s); end > st.Size {
+		if err := h.t.Truncate(callerCred(ctx), h.s, end, false); err != nil {
+			return 0, errno(err)
+		}
+	}
+	n, err := unix.Pwrite(h.s.Fd(), data, off)
+	if err != nil {
+		return 0, errno(err)
+	}
+	return uint32(n), 0
+}
+
+// Flush answers ENOSYS, after which the kernel stops sending flushes: a
+// close then costs no round trip.
+func (h *segHandle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }
+
+// Fsync has nothing to do: the pages are memory.
+func (h *segHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return 0 }
+
+// Release is a detach.
+func (h *segHandle) Release(ctx context.Context) syscall.Errno {
+	h.t.Detach(h.s, h.pid)
+	return 0
+}

@@ -1,0 +1,92 @@
+package fs
+
+import (
+	"fmt"
+	"syscall"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// ctl runs a command written to shm/ctl:
+//
+//	IPC_RMID <object>
+//	IPC_SET <object> [uid=N] [gid=N] [mode=0NNN]
+//	SHM_LOCK <object> | SHM_UNLOCK <object>
+//	IPC_CREAT key=<key>|key=IPC_PRIVATE size=N [mode=0NNN] [IPC_EXCL] [SHM_HUGETLB] [SHM_NORESERVE]
+func (d *shmDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
+	t := d.ns.Shm
+	if cmd.op == "IPC_CREAT" {
+		return d.create(c, cmd)
+	}
+	ref, err := cmd.object()
+	if err != nil {
+		return "", err
+	}
+	var run func(s *nsmodel.Shm) error
+	switch cmd.op {
+	case "IPC_RMID":
+		run = func(s *nsmodel.Shm) error { return t.Remove(c, s) }
+	case "IPC_SET":
+		a, err := cmd.setAttr(false)
+		if err != nil {
+			return "", err
+		}
+		run = func(s *nsmodel.Shm) error { return t.Set(c, s, a) }
+	case "SHM_LOCK", "SHM_UNLOCK":
+		lock := cmd.op == "SHM_LOCK"
+		run = func(s *nsmodel.Shm) error { return t.Lock(c, s, lock) }
+	default:
+		return "", syscall.EINVAL
+	}
+	if err := cmd.done(); err != nil {
+		return "", err
+	}
+	s, err := t.Lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	if err := run(s); err != nil {
+		return "", err
+	}
+	st := t.Stat(s)
+	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
+}
+
+func (d *shmDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
+	keyText, ok := cmd.str("key")
+	if !ok {
+		return "", syscall.EINVAL
+	}
+	key, err := nsmodel.ParseKey(keyText)
+	if err != nil {
+		return "", err
+	}
+	size, err := cmd.uint("size", 10, 64)
+	if err != nil {
+		return "", err
+	}
+	if size == nil {
+		return "", syscall.EINVAL
+	}
+	mode, err := cmd.mode()
+	if err != nil {
+		return "", err
+	}
+	req := nsmodel.ShmGet{Key: key, Size: *size, Mode: 0o600, Create: true}
+	if mode != nil {
+		req.Mode = *mode
+	}
+	req.Access = req.Mode
+	req.Excl = cmd.flag("IPC_EXCL")
+	req.HugeTLB = cmd.flag("SHM_HUGETLB")
+	cmd.flag("SHM_NORESERVE") // pages are never reserved: a memfd allocates on touch
+	if err := cmd.done(); err != nil {
+		return "", err
+	}
+	s, err := d.ns.Shm.Get(c, req)
+	if err != nil {
+		return "", err
+	}
+	st := d.ns.Shm.Stat(s)
+	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
+}

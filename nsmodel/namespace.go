@@ -1,0 +1,160 @@
+package nsmodel
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Namespace is one IPC namespace: its limits and its three id tables.
+type Namespace struct {
+	Name   string
+	serial uint64
+
+	Shm *ShmTable
+	Msg *MsgTable
+	Sem *SemTable
+
+	model *Model
+
+	// mu protects limits.
+	mu     sync.Mutex
+	limits Limits
+}
+
+// Serial is unique across the model, for use as an inode number.
+func (ns *Namespace) Serial() uint64 { return ns.serial }
+
+// Limits returns a copy of the namespace's limits.
+func (ns *Namespace) Limits() Limits {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return ns.limits
+}
+
+// SetLimit writes one limit, as a write to /proc/sys/kernel/<name>. Only a
+// caller with CAP_SYS_RESOURCE may, so a tenant cannot raise its quota.
+func (ns *Namespace) SetLimit(c *Cred, name, text string) error {
+	if !c.Capable(CapSysResource) {
+		return unix.EPERM
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	l := ns.limits
+	if err := l.Parse(name, text); err != nil {
+		return err
+	}
+	ns.limits = l
+	return nil
+}
+
+// Empty reports whether the namespace holds no object of any kind.
+func (ns *Namespace) Empty() bool {
+	return ns.Shm.InUse() == 0 && ns.Msg.InUse() == 0 && ns.Sem.InUse() == 0
+}
+
+// Model is every namespace that one shmfs mount serves.
+type Model struct {
+	// NewPages makes the page store of a new segment.
+	NewPages PageFactory
+	// Now is the clock for the *_time fields; tests may replace it.
+	Now func() int64
+
+	// mu protects namespaces.
+	mu         sync.Mutex
+	namespaces map[string]*Namespace
+
+	memlock memlock
+}
+
+// DefaultNamespace exists from the start and cannot be removed.
+const DefaultNamespace = "default"
+
+// NewModel returns a model holding just the default namespace.
+func NewModel(pages PageFactory) *Model {
+	m := &Model{
+		NewPages:   pages,
+		Now:        func() int64 { return time.Now().Unix() },
+		namespaces: make(map[string]*Namespace),
+	}
+	m.namespaces[DefaultNamespace] = m.newNamespace(DefaultNamespace)
+	return m
+}
+
+func (m *Model) newNamespace(name string) *Namespace {
+	ns := &Namespace{Name: name, serial: nextSerial(), model: m, limits: DefaultLimits()}
+	ns.Shm = newShmTable(ns)
+	ns.Msg = newMsgTable(ns)
+	ns.Sem = newSemTable(ns)
+	return ns
+}
+
+// ValidName reports whether name may name a namespace: 1 to 64 of
+// [A-Za-z0-9._-], not starting with a dot.
+func ValidName(name string) bool {
+	if len(name) < 1 || len(name) > 64 || name[0] == '.' {
+		return false
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Create makes a namespace: EINVAL for a bad name, EEXIST for a taken one.
+func (m *Model) Create(name string) (*Namespace, error) {
+	if !ValidName(name) {
+		return nil, unix.EINVAL
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.namespaces[name]; ok {
+		return nil, unix.EEXIST
+	}
+	ns := m.newNamespace(name)
+	m.namespaces[name] = ns
+	return ns, nil
+}
+
+// Get returns the namespace called name, or nil.
+func (m *Model) Get(name string) *Namespace {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.namespaces[name]
+}
+
+// Names lists the namespaces in name order.
+func (m *Model) Names() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.namespaces))
+	for n := range m.namespaces {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Remove deletes an empty namespace: ENOENT if there is none, EBUSY for
+// the default one, ENOTEMPTY while it holds objects.
+func (m *Model) Remove(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ns, ok := m.namespaces[name]
+	if !ok {
+		return unix.ENOENT
+	}
+	if name == DefaultNamespace {
+		return unix.EBUSY
+	}
+	if !ns.Empty() {
+		return unix.ENOTEMPTY
+	}
+	delete(m.namespaces, name)
+	return nil
+}

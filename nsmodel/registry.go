@@ -1,0 +1,159 @@
+package nsmodel
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Constants of ipc/util.h for the default (not extended) id layout.
+const (
+	IPCMNI      = 32768 // most objects of one kind in a namespace
+	idxMask     = IPCMNI - 1
+	seqShift    = 15
+	seqMax      = 0x7fffffff >> seqShift
+	ipcMinCycle = 64 // RADIX_TREE_MAP_SIZE: shortest cycle of index reuse
+)
+
+// Object is what every table entry is: something with an ipc_perm.
+type Object interface {
+	IPCPerm() *Perm
+	// Serial is unique across the whole model for the life of the
+	// process, so a file system can use it as an inode number.
+	Serial() uint64
+}
+
+var serials atomic.Uint64
+
+func nextSerial() uint64 { return serials.Add(1) }
+
+// Registry is struct ipc_ids: the id table of one kind in one namespace,
+// shared by the three kinds.
+type Registry struct {
+	// mu protects every field below, the Perm of every object in the
+	// table, and whatever per-object state the kind documents as
+	// protected by its table.
+	mu sync.Mutex
+
+	byIndex map[int32]Object
+	byKey   map[int32]Object // public keys only
+	seq     int32
+	lastIdx int32
+	nextIdx int32 // idr_next: where the cyclic index search starts
+}
+
+func (r *Registry) init() {
+	r.byIndex = make(map[int32]Object)
+	r.byKey = make(map[int32]Object)
+	r.lastIdx = -1
+}
+
+// add is ipc_addid: it gives o an id formed as the kernel forms it, the
+// index allocated cyclically below max(in_use*3/2, 64) and the sequence
+// advanced when the index wraps. limit is the kind's *mni. r.mu is held.
+func (r *Registry) add(o Object, limit int) error {
+	if limit > IPCMNI {
+		limit = IPCMNI
+	}
+	inUse := len(r.byIndex)
+	if inUse >= limit {
+		return unix.ENOSPC
+	}
+	maxIdx := max(inUse*3/2, ipcMinCycle)
+	maxIdx = min(maxIdx, IPCMNI)
+	idx, ok := r.allocCyclic(int32(maxIdx))
+	if !ok {
+		return unix.ENOSPC
+	}
+	if idx <= r.lastIdx {
+		r.seq++
+		if r.seq >= seqMax {
+			r.seq = 0
+		}
+	}
+	r.lastIdx = idx
+	p := o.IPCPerm()
+	p.seq = r.seq
+	p.ID = r.seq<<seqShift + idx
+	r.byIndex[idx] = o
+	if p.Key != IPCPrivate {
+		r.byKey[p.Key] = o
+	}
+	return nil
+}
+
+// allocCyclic is idr_alloc_cyclic over [0, end).
+func (r *Registry) allocCyclic(end int32) (int32, bool) {
+	start := r.nextIdx
+	if start >= end {
+		start = 0
+	}
+	for _, span := range [][2]int32{{start, end}, {0, start}} {
+		for i := span[0]; i < span[1]; i++ {
+			if _, used := r.byIndex[i]; !used {
+				r.nextIdx = i + 1
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// forgetKey is ipc_set_key_private: the object stays in the table but can
+// no longer be found by key. r.mu is held.
+func (r *Registry) forgetKey(o Object) {
+	p := o.IPCPerm()
+	if p.Key != IPCPrivate && r.byKey[p.Key] == o {
+		delete(r.byKey, p.Key)
+	}
+	p.Key = IPCPrivate
+}
+
+// remove is ipc_rmid. r.mu is held.
+func (r *Registry) remove(o Object) {
+	p := o.IPCPerm()
+	r.forgetKey(o)
+	if r.byIndex[p.ID&idxMask] == o {
+		delete(r.byIndex, p.ID&idxMask)
+	}
+	p.Deleted = true
+}
+
+// findKey is ipc_findkey. r.mu is held.
+func (r *Registry) findKey(key int32) Object { return r.byKey[key] }
+
+// findID is ipc_obtain_object_check: EINVAL for an id that names nothing,
+// or names a slot whose sequence has moved on. r.mu is held.
+func (r *Registry) findID(id int32) (Object, error) {
+	if id < 0 {
+		return nil, unix.EINVAL
+	}
+	o, ok := r.byIndex[id&idxMask]
+	if !ok || o.IPCPerm().seq != id>>seqShift {
+		return nil, unix.EINVAL
+	}
+	return o, nil
+}
+
+// sorted returns the objects in index order. r.mu is held.
+func (r *Registry) sorted() []Object {
+	idx := make([]int32, 0, len(r.byIndex))
+	for i := range r.byIndex {
+		idx = append(idx, i)
+	}
+	sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
+	out := make([]Object, len(idx))
+	for n, i := range idx {
+		out[n] = r.byIndex[i]
+	}
+	return out
+}
+
+// InUse is the number of objects in the table.
+func (r *Registry) InUse() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byIndex)
+}

@@ -1,0 +1,449 @@
+package nsmodel
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// PageSize is the unit of shmall and of rss accounting.
+var PageSize = uint64(os.Getpagesize())
+
+func pagesOf(size uint64) uint64 { return (size + PageSize - 1) / PageSize }
+
+// Shm is struct shmid_kernel: one shared memory segment.
+type Shm struct {
+	Perm
+	serial uint64
+	table  *ShmTable
+
+	// The fields below are protected by table.mu.
+	size    uint64
+	cpid    int32
+	lpid    int32
+	nattch  uint64
+	atime   int64
+	dtime   int64
+	ctime   int64
+	hugetlb bool
+	// lockUID is whose RLIMIT_MEMLOCK the pinned pages count against.
+	lockUID   uint32
+	lockedPgs uint64
+	pages     Pages
+}
+
+var _ Object = (*Shm)(nil)
+
+// IPCPerm implements Object.
+func (s *Shm) IPCPerm() *Perm { return &s.Perm }
+
+// Serial implements Object.
+func (s *Shm) Serial() uint64 { return s.serial }
+
+// Fd is the segment's page store, valid while the caller holds an attach.
+func (s *Shm) Fd() int { return s.pages.Fd() }
+
+// ShmStat is a snapshot of a segment, as shmctl(IPC_STAT) gives it.
+type ShmStat struct {
+	Perm
+	Size     uint64
+	CPID     int32
+	LPID     int32
+	Nattch   uint64
+	Atime    int64
+	Dtime    int64
+	Ctime    int64
+	Resident int64
+	Name     string
+}
+
+// ShmTable is the shm id table of a namespace.
+type ShmTable struct {
+	Registry
+	ns *Namespace
+	// tot is shm_tot, the pages of all segments; protected by mu.
+	tot uint64
+}
+
+func newShmTable(ns *Namespace) *ShmTable {
+	t := &ShmTable{ns: ns}
+	t.init()
+	return t
+}
+
+// ShmGet is the request of a shmget.
+type ShmGet struct {
+	Key    int32
+	Size   uint64
+	Mode   uint32 // permission bits of a new segment
+	Create bool   // IPC_CREAT
+	Excl   bool   // IPC_EXCL
+	// HugeTLB asks for huge pages (SHM_HUGETLB).
+	HugeTLB bool
+	// Access is what an existing segment is checked for (AccessRead,
+	// AccessWrite); shmget takes it from the low bits of shmflg.
+	Access uint32
+	// AllowEmpty lets a segment be made with size 0, to be sized later by
+	// ftruncate, as a file is.
+	AllowEmpty bool
+}
+
+// Get is shmget: it finds or makes the segment of req.Key.
+func (t *ShmTable) Get(c *Cred, req ShmGet) (*Shm, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if req.Key != IPCPrivate {
+		if o := t.findKey(req.Key); o != nil {
+			s := o.(*Shm)
+			if req.Create && req.Excl {
+				return nil, unix.EEXIST
+			}
+			if s.size < req.Size {
+				return nil, unix.EINVAL
+			}
+			if err := s.Check(c, req.Access); err != nil {
+				return nil, err
+			}
+			return s, nil
+		}
+		if !req.Create {
+			return nil, unix.ENOENT
+		}
+	}
+	return t.newSeg(c, req)
+}
+
+// newSeg is newseg. t.mu is held.
+func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
+	lim := t.ns.Limits()
+	if (req.Size < 1 && !req.AllowEmpty) || req.Size > lim.ShmMax {
+		return nil, unix.EINVAL
+	}
+	n := pagesOf(req.Size)
+	if t.tot+n < t.tot || t.tot+n > lim.ShmAll {
+		return nil, unix.ENOSPC
+	}
+	if len(t.byIndex) >= min(lim.ShmMni, IPCMNI) {
+		return nil, unix.ENOSPC
+	}
+	pages, err := t.ns.model.NewPages(fmt.Sprintf("shmfs:%s:%08x", t.ns.Name, uint32(req.Key)), req.HugeTLB)
+	if err != nil {
+		return nil, err
+	}
+	if req.Size > 0 {
+		if err := pages.Truncate(int64(req.Size)); err != nil {
+			pages.Close()
+			return nil, err
+		}
+	}
+	now := t.ns.model.Now()
+	s := &Shm{
+		Perm:    newPerm(req.Key, req.Mode, c),
+		serial:  nextSerial(),
+		table:   t,
+		size:    req.Size,
+		cpid:    c.PID,
+		ctime:   now,
+		hugetlb: req.HugeTLB,
+		pages:   pages,
+	}
+	if req.HugeTLB {
+		s.Mode |= ShmHugeTLB
+	}
+	if err := t.add(s, lim.ShmMni); err != nil {
+		pages.Close()
+		return nil, err
+	}
+	t.tot += n
+	return s, nil
+}
+
+// Lookup finds a segment by key or id. A segment marked SHM_DEST is found
+// by id only, as the kernel finds it.
+func (t *ShmTable) Lookup(ref Ref) (*Shm, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o, err := t.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	return o.(*Shm), nil
+}
+
+// Attach is shmat as an open sees it: access is checked as ipcperms does,
+// then nattch, shm_atim and shm_lpid move.
+func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.Deleted {
+		return unix.EIDRM
+	}
+	if err := s.Check(c, access); err != nil {
+		return err
+	}
+	s.nattch++
+	s.atime = t.ns.model.Now()
+	s.lpid = c.PID
+	return nil
+}
+
+// Detach is shmdt: the last detach of a segment marked SHM_DEST destroys
+// it.
+func (t *ShmTable) Detach(s *Shm, pid int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.nattch == 0 {
+		return
+	}
+	s.nattch--
+	s.dtime = t.ns.model.Now()
+	if pid > 0 {
+		s.lpid = pid
+	}
+	if s.nattch == 0 && s.Mode&ShmDest != 0 {
+		t.destroy(s)
+	}
+}
+
+// destroy is shm_destroy. t.mu is held.
+func (t *ShmTable) destroy(s *Shm) {
+	t.remove(s)
+	t.tot -= pagesOf(s.size)
+	if s.lockedPgs > 0 {
+		t.ns.model.unpin(s.lockUID, s.lockedPgs)
+		s.lockedPgs = 0
+	}
+	s.pages.Close()
+}
+
+// Remove is IPC_RMID: the key is forgotten at once; the pages go with the
+// last detach.
+func (t *ShmTable) Remove(c *Cred, s *Shm) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.Deleted {
+		return unix.EIDRM
+	}
+	if err := s.CheckOwner(c); err != nil {
+		return err
+	}
+	if s.nattch == 0 {
+		t.destroy(s)
+		return nil
+	}
+	s.Mode |= ShmDest
+	t.forgetKey(s)
+	return nil
+}
+
+// Set is IPC_SET: owner, creator or CAP_SYS_ADMIN may change uid, gid and
+// the permission bits.
+func (t *ShmTable) Set(c *Cred, s *Shm, a SetAttr) error {
+	if a.QBytes != nil {
+		return unix.EINVAL
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.Deleted {
+		return unix.EIDRM
+	}
+	if err := s.CheckOwner(c); err != nil {
+		return err
+	}
+	if err := s.apply(a); err != nil {
+		return err
+	}
+	s.ctime = t.ns.model.Now()
+	return nil
+}
+
+// Truncate sets shm_segsz as ftruncate does on a file: over shmmax is
+// EINVAL, over shmall pages in the namespace ENOSPC. checkAccess asks for
+// the write permission check that a truncate by path needs; an open
+// handle was checked when it was opened.
+func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.Deleted {
+		return unix.EIDRM
+	}
+	if checkAccess {
+		if err := s.Check(c, AccessWrite); err != nil {
+			return err
+		}
+	}
+	if size == s.size {
+		return nil
+	}
+	lim := t.ns.Limits()
+	if size > lim.ShmMax || size > 1<<63-1 {
+		return unix.EINVAL
+	}
+	oldPgs, newPgs := pagesOf(s.size), pagesOf(size)
+	tot := t.tot - oldPgs + newPgs
+	if newPgs > oldPgs && (tot < t.tot || tot > lim.ShmAll) {
+		return unix.ENOSPC
+	}
+	if err := s.pages.Truncate(int64(size)); err != nil {
+		return err
+	}
+	t.tot = tot
+	s.size = size
+	s.ctime = t.ns.model.Now()
+	if s.Mode&ShmLocked != 0 {
+		// Keep every page of the new size pinned; the pages count against
+		// the limit of whoever locked them.
+		if err := s.pages.Lock(int64(size)); err == nil {
+			t.ns.model.unpin(s.lockUID, s.lockedPgs)
+			s.lockedPgs = newPgs
+			t.ns.model.pin(s.lockUID, newPgs)
+		}
+	}
+	return nil
+}
+
+// Lock is SHM_LOCK and SHM_UNLOCK, with the permission rules of shmctl:
+// without CAP_IPC_LOCK only the owner or creator may, and to lock needs a
+// non-zero RLIMIT_MEMLOCK that the pinned pages must fit in (ENOMEM).
+func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.Deleted {
+		return unix.EIDRM
+	}
+	privileged := c.Capable(CapIPCLock)
+	var limit uint64
+	if !privileged {
+		if c.UID != s.UID && c.UID != s.CUID {
+			return unix.EPERM
+		}
+		if lock {
+			limit = c.MemlockLimit()
+			if limit == 0 {
+				return unix.EPERM
+			}
+		}
+	}
+	if s.hugetlb {
+		return nil
+	}
+	m := t.ns.model
+	if !lock {
+		if s.Mode&ShmLocked == 0 {
+			return nil
+		}
+		if err := s.pages.Unlock(); err != nil {
+			return err
+		}
+		m.unpin(s.lockUID, s.lockedPgs)
+		s.lockedPgs = 0
+		s.Mode &^= ShmLocked
+		return nil
+	}
+	if s.Mode&ShmLocked != 0 {
+		return nil
+	}
+	n := pagesOf(s.size)
+	if !privileged && limit != unix.RLIM_INFINITY && m.pinned(c.UID)+n > limit/PageSize {
+		return unix.ENOMEM
+	}
+	if err := s.pages.Lock(int64(s.size)); err != nil {
+		return err
+	}
+	m.pin(c.UID, n)
+	s.lockUID, s.lockedPgs = c.UID, n
+	s.Mode |= ShmLocked
+	return nil
+}
+
+// Stat is IPC_STAT.
+func (t *ShmTable) Stat(s *Shm) ShmStat {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stat(s)
+}
+
+// follow takes in a size that the memfd reached without the server: a
+// write past the end that the kernel passed straight through. t.mu is
+// held.
+func (t *ShmTable) follow(s *Shm) {
+	size := uint64(s.pages.Size())
+	if size != s.size {
+		t.tot = t.tot - pagesOf(s.size) + pagesOf(size)
+		s.size = size
+	}
+}
+
+func (t *ShmTable) stat(s *Shm) ShmStat {
+	st := ShmStat{
+		Perm: s.Perm, Size: s.size, CPID: s.cpid, LPID: s.lpid,
+		Nattch: s.nattch, Atime: s.atime, Dtime: s.dtime, Ctime: s.ctime,
+		Name: EntryName(&s.Perm),
+	}
+	if !s.Deleted {
+		t.follow(s)
+		st.Size = s.size
+		st.Resident = s.pages.Resident()
+	}
+	return st
+}
+
+// List returns the segments that have a name in the table, in id order:
+// all but those removed and waiting for their last detach.
+func (t *ShmTable) List() []*Shm {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*Shm
+	for _, o := range t.sorted() {
+		if s := o.(*Shm); s.Mode&ShmDest == 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Stats returns a snapshot of every segment in the table, in id order,
+// SHM_DEST ones included, as /proc/sysvipc/shm lists them.
+func (t *ShmTable) Stats() []ShmStat {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	objs := t.sorted()
+	out := make([]ShmStat, len(objs))
+	for i, o := range objs {
+		out[i] = t.stat(o.(*Shm))
+	}
+	return out
+}
+
+// Open is what open(2) of a segment's name does: shmget with the request,
+// then an attach. A segment the call creates is attached without an
+// access check, as a file created by open is opened whatever its mode;
+// one that exists is checked for req.Access. Both happen under one lock,
+// so no IPC_RMID slips between them.
+func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var s *Shm
+	if o := t.findKey(req.Key); o != nil && req.Key != IPCPrivate {
+		s = o.(*Shm)
+		if req.Create && req.Excl {
+			return nil, unix.EEXIST
+		}
+		if err := s.Check(c, req.Access); err != nil {
+			return nil, err
+		}
+	} else {
+		if !req.Create {
+			return nil, unix.ENOENT
+		}
+		var err error
+		if s, err = t.newSeg(c, req); err != nil {
+			return nil, err
+		}
+	}
+	s.nattch++
+	s.atime = t.ns.model.Now()
+	s.lpid = c.PID
+	return s, nil
+}
