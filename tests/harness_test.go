@@ -1,0 +1,183 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// shmfsBin is the binary under test, built once by TestMain.
+var shmfsBin string
+
+// workDir holds the binary and compiled helpers; removed after the run.
+var workDir string
+
+func TestMain(m *testing.M) {
+	if err := checkFuse(); err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "tests: FUSE is required in CI:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "tests: skipping end-to-end tests:", err)
+		os.Exit(0)
+	}
+	var err error
+	workDir, err = os.MkdirTemp("", "shmfs-tests-")
+	if err == nil {
+		err = os.Chmod(workDir, 0o755)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests:", err)
+		os.Exit(1)
+	}
+	shmfsBin = filepath.Join(workDir, "shmfs")
+	args := []string{"build", "-o", shmfsBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	build := exec.Command("go", append(args, "./cmd/shmfs")...)
+	build.Dir = filepath.Dir(filepath.Dir(file))
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "tests: building shmfs: %v\n%s", err, out)
+		os.RemoveAll(workDir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(workDir)
+	os.Exit(code)
+}
+
+func checkFuse() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("not root: the tests mount with mount(2)")
+	}
+	fd, err := unix.Open("/dev/fuse", unix.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("/dev/fuse: %v", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
+// mountShmfs mounts a fresh shmfs in a new directory that every user can
+// reach, and unmounts it when the test ends, whatever happened. It returns
+// the mount point.
+func mountShmfs(t testing.TB, extraArgs ...string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "shmfs-mnt-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	cmd := exec.Command(shmfsBin, append(append([]string{"mount"}, extraArgs...), dir)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			unix.Unmount(dir, unix.MNT_DETACH)
+			cmd.Process.Kill()
+			<-done
+		}
+		// A server that died leaves its mount behind.
+		unix.Unmount(dir, unix.MNT_DETACH)
+		os.Remove(dir)
+		if s := stderr.String(); strings.Contains(s, "DATA RACE") || strings.Contains(s, "panic:") {
+			t.Errorf("shmfs server stderr:\n%s", s)
+		}
+	})
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+		done <- cmd.Wait()
+	}()
+	select {
+	case line := <-ready:
+		if !strings.Contains(line, "mounted on") {
+			t.Fatalf("shmfs mount did not come up: %q, stderr: %s", line, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("shmfs mount: no ready line in 30s; stderr: %s", stderr.String())
+	}
+	return dir
+}
+
+// sh runs a shell command line and returns its stdout; stderr goes into
+// the error.
+func sh(t testing.TB, script string) (string, error) {
+	t.Helper()
+	return runCmd(t, nil, "sh", "-c", script)
+}
+
+// shAs runs a shell command line as an unprivileged user (nobody, with no
+// supplementary groups and no capabilities).
+func shAs(t testing.TB, uid, gid int, script string) (string, error) {
+	t.Helper()
+	return runCmd(t, nil, "setpriv", fmt.Sprintf("--reuid=%d", uid), fmt.Sprintf("--regid=%d", gid), "--clear-groups", "sh", "-c", script)
+}
+
+// runCmd runs a program with a deadline, giving it env on top of ours.
+func runCmd(t testing.TB, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), err
+}
+
+// shOK runs a shell command line that must succeed and returns its
+// stdout.
+func shOK(t testing.TB, script string) string {
+	t.Helper()
+	out, err := sh(t, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// buildC compiles a C program given as source and returns its path.
+func buildC(t testing.TB, name, src string) string {
+	t.Helper()
+	dir := filepath.Join(workDir, "c")
+	os.MkdirAll(dir, 0o755)
+	srcPath := filepath.Join(dir, name+".c")
+	bin := filepath.Join(dir, name)
+	if err := os.WriteFile(srcPath, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-O2", "-Wall", "-o", bin, srcPath).CombinedOutput(); err != nil {
+		t.Fatalf("gcc %s: %v\n%s", name, err, out)
+	}
+	return bin
+}
