@@ -30,7 +30,7 @@ var (
 )
 
 func (n *ctlNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFREG | 0o666
+	fixedAttr(&out.Attr, syscall.S_IFREG|0o666)
 	return 0
 }
 
@@ -61,7 +61,12 @@ type ctlHandle struct {
 var (
 	_ = (gofs.FileReader)((*ctlHandle)(nil))
 	_ = (gofs.FileWriter)((*ctlHandle)(nil))
+	_ = (gofs.FileFlusher)((*ctlHandle)(nil))
 )
+
+// Flush answers ENOSYS, after which the kernel sends no more flushes on
+// the mount.
+func (h *ctlHandle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }
 
 func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	cmd, err := parseCtl(data)

@@ -35,6 +35,36 @@ type mountState struct {
 	// opened: the kernel refuses to mix passthrough and cached I/O on one
 	// inode.
 	passthrough bool
+	// held keeps the attaches of mappings that outlive their handle, which
+	// only passthrough has; nil otherwise.
+	held *heldMaps
+}
+
+// settle brings nattch up to date before something looks at it or acts on
+// it: attaches whose passthrough mapping has gone are ended.
+func (m *mountState) settle() {
+	if m.held != nil {
+		m.held.settle()
+	}
+}
+
+// rootIno is the root's inode number; a model serial s is inode s+1.
+const rootIno = 1
+
+func inoOf(serial uint64) uint64 { return serial + rootIno }
+
+// started is the time that directories and fixed files show.
+var started = uint64(time.Now().Unix())
+
+// fixedAttr fills the attributes of a directory or a fixed file: its
+// mode, and the server's start as its times.
+func fixedAttr(a *fuse.Attr, mode uint32) {
+	a.Mode = mode
+	a.Nlink = 1
+	if mode&syscall.S_IFDIR != 0 {
+		a.Nlink = 2
+	}
+	a.Atime, a.Mtime, a.Ctime = started, started, started
 }
 
 // Mount is a served shmfs.
@@ -63,6 +93,7 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		AttrTimeout:     &zero,
 		NegativeTimeout: &zero,
 		NullPermissions: true,
+		RootStableAttr:  &gofs.StableAttr{Ino: rootIno},
 	}
 	srv, err := gofs.Mount(dir, root, opts)
 	if err != nil {
@@ -73,6 +104,14 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		st.passthrough = probePassthrough(srv)
 	}
 	m.Passthrough = st.passthrough
+	if st.passthrough {
+		var fi unix.Stat_t
+		if err := unix.Stat(dir, &fi); err != nil {
+			srv.Unmount()
+			return nil, err
+		}
+		st.held = newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev))
+	}
 	return m, nil
 }
 

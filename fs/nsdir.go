@@ -23,7 +23,7 @@ var (
 	_ = (gofs.NodeGetattrer)((*nsNode)(nil))
 )
 
-func nsDirAttr(a *fuse.Attr) { a.Mode = syscall.S_IFDIR | 0o755 }
+func nsDirAttr(a *fuse.Attr) { fixedAttr(a, syscall.S_IFDIR|0o755) }
 
 func (n *nsNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	nsDirAttr(&out.Attr)
@@ -42,7 +42,7 @@ func (n *nsNode) OnAdd(ctx context.Context) {
 
 	sysv := dir("sysvipc", &staticDir{})
 	for name, render := range map[string]func() string{
-		"shm": n.ns.Shm.SysvipcShm,
+		"shm": func() string { n.m.settle(); return n.ns.Shm.SysvipcShm() },
 		"msg": n.ns.Msg.SysvipcMsg,
 		"sem": n.ns.Sem.SysvipcSem,
 	} {

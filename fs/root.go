@@ -25,13 +25,13 @@ var (
 )
 
 func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFDIR | 0o755
+	nsDirAttr(&out.Attr)
 	return 0
 }
 
 func (r *rootNode) nsInode(ctx context.Context, ns *nsmodel.Namespace, out *fuse.EntryOut) *gofs.Inode {
 	nsDirAttr(&out.Attr)
-	return r.NewInode(ctx, &nsNode{m: r.m, ns: ns}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ns.Serial()})
+	return r.NewInode(ctx, &nsNode{m: r.m, ns: ns}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
 }
 
 func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -46,7 +46,7 @@ func (r *rootNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 	var ents []fuse.DirEntry
 	for _, name := range r.m.model.Names() {
 		if ns := r.m.model.Get(name); ns != nil {
-			ents = append(ents, fuse.DirEntry{Name: name, Mode: syscall.S_IFDIR, Ino: ns.Serial()})
+			ents = append(ents, fuse.DirEntry{Name: name, Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
 		}
 	}
 	return gofs.NewListDirStream(ents), 0
@@ -69,5 +69,6 @@ func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if !callerCred(ctx).Capable(nsmodel.CapSysAdmin) {
 		return syscall.EPERM
 	}
+	r.m.settle()
 	return errno(r.m.model.Remove(name))
 }

@@ -29,6 +29,7 @@ var (
 // fill renders shmid_ds as a stat: size is shm_segsz, atime shm_atim,
 // ctime shm_ctim, blocks the resident pages.
 func (n *segNode) fill(a *fuse.Attr) {
+	n.m.settle()
 	st := n.t.Stat(n.s)
 	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
 	a.Size = st.Size
@@ -42,7 +43,7 @@ func (n *segNode) fill(a *fuse.Attr) {
 	a.Atime = uint64(st.Atime)
 	a.Mtime = uint64(st.Ctime)
 	a.Ctime = uint64(st.Ctime)
-	a.Ino = n.s.Serial()
+	a.Ino = inoOf(n.s.Serial())
 }
 
 func (n *segNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -143,8 +144,13 @@ func (h *segHandle) Flush(ctx context.Context) syscall.Errno { return syscall.EN
 // Fsync has nothing to do: the pages are memory.
 func (h *segHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return 0 }
 
-// Release is a detach.
+// Release is a detach, unless a passthrough mapping made through the
+// handle still holds the attach.
 func (h *segHandle) Release(ctx context.Context) syscall.Errno {
+	if h.m.held != nil {
+		h.m.held.release(h.t, h.s, h.pid, inoOf(h.s.Serial()))
+		return 0
+	}
 	h.t.Detach(h.s, h.pid)
 	return 0
 }

@@ -15,6 +15,7 @@ import (
 //	IPC_CREAT key=<key>|key=IPC_PRIVATE size=N [mode=0NNN] [IPC_EXCL] [SHM_HUGETLB] [SHM_NORESERVE]
 func (d *shmDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	t := d.ns.Shm
+	d.m.settle()
 	if cmd.op == "IPC_CREAT" {
 		return d.create(c, cmd)
 	}

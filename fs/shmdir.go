@@ -31,7 +31,7 @@ const ctlName = "ctl"
 
 // tableDirAttr is the mode of an id table: like /dev/shm, anyone may
 // create in it, since shmget asks no permission of a directory.
-func tableDirAttr(a *fuse.Attr) { a.Mode = syscall.S_IFDIR | 0o1777 }
+func tableDirAttr(a *fuse.Attr) { fixedAttr(a, syscall.S_IFDIR|0o1777) }
 
 func (d *shmDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	tableDirAttr(&out.Attr)
@@ -46,7 +46,7 @@ func (d *shmDirNode) OnAdd(ctx context.Context) {
 func (d *shmDirNode) segInode(ctx context.Context, s *nsmodel.Shm, out *fuse.EntryOut) *gofs.Inode {
 	n := &segNode{m: d.m, t: d.ns.Shm, s: s}
 	n.fill(&out.Attr)
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: s.Serial()})
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(s.Serial())})
 }
 
 // find resolves a file name to the segment that has it now.
@@ -82,7 +82,7 @@ func (d *shmDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 	ents := make([]fuse.DirEntry, 0, len(segs)+1)
 	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG})
 	for _, s := range segs {
-		ents = append(ents, fuse.DirEntry{Name: nsmodel.EntryName(s.IPCPerm()), Mode: syscall.S_IFREG, Ino: s.Serial()})
+		ents = append(ents, fuse.DirEntry{Name: nsmodel.EntryName(s.IPCPerm()), Mode: syscall.S_IFREG, Ino: inoOf(s.Serial())})
 	}
 	return gofs.NewListDirStream(ents), 0
 }
@@ -95,6 +95,7 @@ func (d *shmDirNode) Create(ctx context.Context, name string, flags uint32, mode
 		return nil, nil, 0, syscall.EINVAL
 	}
 	c := callerCred(ctx)
+	d.m.settle()
 	s, err := d.ns.Shm.Open(c, nsmodel.ShmGet{
 		Key:        ref.Key,
 		Mode:       mode & nsmodel.ModePerm,
@@ -119,5 +120,6 @@ func (d *shmDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if e != 0 {
 		return e
 	}
+	d.m.settle()
 	return errno(d.ns.Shm.Remove(callerCred(ctx), s))
 }

@@ -21,7 +21,7 @@ var (
 )
 
 func (n *textNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFREG | 0o444
+	fixedAttr(&out.Attr, syscall.S_IFREG|0o444)
 	return 0
 }
 
@@ -36,7 +36,14 @@ func (n *textNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 // offset see one consistent table.
 type textHandle struct{ text []byte }
 
-var _ = (gofs.FileReader)((*textHandle)(nil))
+var (
+	_ = (gofs.FileReader)((*textHandle)(nil))
+	_ = (gofs.FileFlusher)((*textHandle)(nil))
+)
+
+// Flush answers ENOSYS, after which the kernel sends no more flushes on
+// the mount.
+func (h *textHandle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }
 
 func (h *textHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	if off >= int64(len(h.text)) {

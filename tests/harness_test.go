@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -91,6 +92,7 @@ func mountShmfs(t testing.TB, extraArgs ...string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	servers.Store(dir, cmd.Process.Pid)
 	done := make(chan error, 1)
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -104,6 +106,7 @@ func mountShmfs(t testing.TB, extraArgs ...string) string {
 		// A server that died leaves its mount behind.
 		unix.Unmount(dir, unix.MNT_DETACH)
 		os.Remove(dir)
+		servers.Delete(dir)
 		if s := stderr.String(); strings.Contains(s, "DATA RACE") || strings.Contains(s, "panic:") {
 			t.Errorf("shmfs server stderr:\n%s", s)
 		}
@@ -123,6 +126,32 @@ func mountShmfs(t testing.TB, extraArgs ...string) string {
 		t.Fatalf("shmfs mount: no ready line in 30s; stderr: %s", stderr.String())
 	}
 	return dir
+}
+
+// servers maps each mount point of mountShmfs to its server's pid.
+var servers sync.Map
+
+// serverPid is the pid of the server of a mount made by mountShmfs.
+func serverPid(t testing.TB, mnt string) int {
+	t.Helper()
+	pid, ok := servers.Load(mnt)
+	if !ok {
+		t.Fatalf("no server known for %s", mnt)
+	}
+	return pid.(int)
+}
+
+// waitFor polls cond until it holds, for at most 10 seconds. It is for
+// what has no sync point: FUSE sends a release after close(2) returns.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // sh runs a shell command line and returns its stdout; stderr goes into
@@ -180,4 +209,64 @@ func buildC(t testing.TB, name, src string) string {
 		t.Fatalf("gcc %s: %v\n%s", name, err, out)
 	}
 	return bin
+}
+
+// shmRow is one row of a /proc/sysvipc/shm table.
+type shmRow struct {
+	Key                  int32
+	ID                   int
+	Perms                uint32
+	Size                 uint64
+	CPID, LPID           int
+	Nattch               int
+	UID, GID, CUID, CGID int
+	Atime, Dtime, Ctime  int64
+	RSS, Swap            uint64
+}
+
+// shmTable reads and parses a sysvipc/shm file. The header must be the
+// kernel's, byte for byte.
+func shmTable(t testing.TB, path string) []shmRow {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	const header = "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap"
+	if lines[0] != header {
+		t.Fatalf("%s: header %q", path, lines[0])
+	}
+	var rows []shmRow
+	for _, l := range lines[1:] {
+		var r shmRow
+		n, err := fmt.Sscanf(l, "%d %d %o %d %d %d %d %d %d %d %d %d %d %d %d %d",
+			&r.Key, &r.ID, &r.Perms, &r.Size, &r.CPID, &r.LPID, &r.Nattch,
+			&r.UID, &r.GID, &r.CUID, &r.CGID, &r.Atime, &r.Dtime, &r.Ctime, &r.RSS, &r.Swap)
+		if err != nil || n != 16 {
+			t.Fatalf("%s: row %q: %v", path, l, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// shmByID returns the row of id, or nil.
+func shmByID(rows []shmRow, id int) *shmRow {
+	for i := range rows {
+		if rows[i].ID == id {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+// shmByKey returns the row of key, or nil.
+func shmByKey(rows []shmRow, key int32) *shmRow {
+	for i := range rows {
+		if rows[i].Key == key {
+			return &rows[i]
+		}
+	}
+	return nil
 }

@@ -23,7 +23,15 @@ import (
 // its mount is ready, or why it failed.
 const readyFdEnv = "SHMFS_READY_FD"
 
-func mountCmd(args []string) error {
+func mountCmd(args []string) (err error) {
+	if fd := os.Getenv(readyFdEnv); fd != "" {
+		// A --background child: the parent reports why it failed.
+		defer func() {
+			if err != nil {
+				tellParent(fd, "err "+err.Error())
+			}
+		}()
+	}
 	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
 	fl.Usage = func() {
 		fmt.Fprint(fl.Output(), `usage: shmfs mount [flags] MOUNTPOINT
@@ -97,16 +105,23 @@ flags:
 }
 
 // prepareMountpoint refuses a mount point that is not a directory and
-// cleans up a dead FUSE mount ("transport endpoint is not connected").
+// cleans up a dead shmfs mount ("transport endpoint is not connected").
 func prepareMountpoint(dir string) error {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, syscall.ENOTCONN) {
+		if _, fstype := mountedOn(dir); !strings.Contains(fstype, "shmfs") {
+			return fmt.Errorf("a dead %s mount is there; unmount it first", fstype)
+		}
 		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("cleaning up the dead mount there: %v", err)
+			return fmt.Errorf("cleaning up the dead shmfs mount there: %v", err)
 		}
 		fi, err = os.Stat(dir)
 	}
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return err
 	}
 	if !fi.IsDir() {
