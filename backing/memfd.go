@@ -3,6 +3,7 @@
 package backing
 
 import (
+	"math"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -13,10 +14,19 @@ import (
 // Memfd is the page store of one segment.
 type Memfd struct {
 	fd int
+	// huge is the huge page size of an MFD_HUGETLB memfd, 0 otherwise.
+	huge int64
 
-	// mu protects pinned, the server's mlocked mapping of the pages.
-	mu     sync.Mutex
+	// mu protects the fields below.
+	mu sync.Mutex
+	// pinned is the server's mlocked mapping of the pages.
 	pinned []byte
+	// size is the size a huge page memfd was asked for: hugetlbfs sizes
+	// its files in whole huge pages, as the kernel's SHM_HUGETLB
+	// segments are, while shm_segsz keeps the size asked for. A huge
+	// page memfd cannot be written past its end, so nothing but
+	// Truncate changes it.
+	size int64
 }
 
 var _ nsmodel.Pages = (*Memfd)(nil)
@@ -32,38 +42,60 @@ func New(name string, hugetlb bool) (nsmodel.Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Memfd{fd: fd}, nil
+	m := &Memfd{fd: fd}
+	if hugetlb {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		m.huge = st.Blksize
+	}
+	return m, nil
 }
 
 // Fd implements nsmodel.Pages.
 func (m *Memfd) Fd() int { return m.fd }
 
-// Truncate implements nsmodel.Pages.
-func (m *Memfd) Truncate(size int64) error { return unix.Ftruncate(m.fd, size) }
-
-// Size implements nsmodel.Pages.
-func (m *Memfd) Size() int64 {
-	var st unix.Stat_t
-	if unix.Fstat(m.fd, &st) != nil {
-		return 0
+// Truncate implements nsmodel.Pages. A huge page memfd is sized up to a
+// whole number of huge pages, as newseg sizes a SHM_HUGETLB file.
+func (m *Memfd) Truncate(size int64) error {
+	if m.huge == 0 {
+		return unix.Ftruncate(m.fd, size)
 	}
-	return st.Size
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if size > math.MaxInt64-m.huge+1 {
+		return unix.EINVAL
+	}
+	if err := unix.Ftruncate(m.fd, (size+m.huge-1)/m.huge*m.huge); err != nil {
+		return err
+	}
+	m.size = size
+	return nil
 }
 
-// Resident implements nsmodel.Pages: shmem counts allocated pages in
-// st_blocks, which is what rss of /proc/sysvipc/shm shows.
-func (m *Memfd) Resident() int64 {
+// Stat implements nsmodel.Pages with a single fstat: shmem and hugetlbfs
+// count allocated pages in st_blocks, which is what rss of
+// /proc/sysvipc/shm shows.
+func (m *Memfd) Stat() (nsmodel.PageUsage, error) {
 	var st unix.Stat_t
-	if unix.Fstat(m.fd, &st) != nil {
-		return 0
+	if err := unix.Fstat(m.fd, &st); err != nil {
+		return nsmodel.PageUsage{}, err
 	}
-	return st.Blocks * 512
+	u := nsmodel.PageUsage{Size: st.Size, Resident: st.Blocks * 512}
+	if m.huge != 0 {
+		m.mu.Lock()
+		u.Size = m.size
+		m.mu.Unlock()
+	}
+	return u, nil
 }
 
 // Lock implements nsmodel.Pages: it maps the first size bytes in the
 // server and mlocks them, which faults every page in and keeps it there.
 // Locking again replaces the old mapping, so a resized segment stays
-// wholly pinned.
+// wholly pinned; if the new mapping cannot be made, the old one stays.
 func (m *Memfd) Lock(size int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -34,11 +34,13 @@ func (ns *Namespace) Limits() Limits {
 	return ns.limits
 }
 
-// SetLimit writes one limit, as a write to /proc/sys/kernel/<name>. Only a
-// caller with CAP_SYS_RESOURCE may, so a tenant cannot raise its quota.
+// SetLimit writes one limit, as a write to /proc/sys/kernel/<name>.
+// Those files are mode 0644 and owned by the namespace's root, and
+// proc_sys_permission consults no capability: euid 0 may write, anyone
+// else gets EACCES. Parse says what a write may hold.
 func (ns *Namespace) SetLimit(c *Cred, name, text string) error {
-	if !c.Capable(CapSysResource) {
-		return unix.EPERM
+	if !MayWriteLimits(c) {
+		return unix.EACCES
 	}
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
@@ -49,6 +51,10 @@ func (ns *Namespace) SetLimit(c *Cred, name, text string) error {
 	ns.limits = l
 	return nil
 }
+
+// MayWriteLimits is the permission check of /proc/sys/kernel/shm*,
+// msg* and sem: the caller's euid is root.
+func MayWriteLimits(c *Cred) bool { return c.UID == 0 }
 
 // Empty reports whether the namespace holds no object of any kind.
 func (ns *Namespace) Empty() bool {
@@ -141,7 +147,11 @@ func (m *Model) Names() []string {
 }
 
 // Remove deletes an empty namespace: ENOENT if there is none, EBUSY for
-// the default one, ENOTEMPTY while it holds objects.
+// the default one, ENOTEMPTY while it holds objects. The emptiness check
+// and the retirement of the three tables happen under all their locks at
+// once, so a create racing with the removal either lands first (and the
+// removal fails with ENOTEMPTY) or finds the tables retired (and fails
+// with ENOENT, as a create in a removed directory does).
 func (m *Model) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -152,9 +162,28 @@ func (m *Model) Remove(name string) error {
 	if name == DefaultNamespace {
 		return unix.EBUSY
 	}
-	if !ns.Empty() {
+	if !ns.retire() {
 		return unix.ENOTEMPTY
 	}
 	delete(m.namespaces, name)
 	return nil
+}
+
+// retire marks the id tables dead if all three are empty, and reports
+// whether it did. Lock order: Shm, Msg, Sem, each table's Registry.mu.
+func (ns *Namespace) retire() bool {
+	regs := []*Registry{&ns.Shm.Registry, &ns.Msg.Registry, &ns.Sem.Registry}
+	for _, r := range regs {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+	}
+	for _, r := range regs {
+		if len(r.byIndex) != 0 {
+			return false
+		}
+	}
+	for _, r := range regs {
+		r.dead = true
+	}
+	return true
 }

@@ -7,17 +7,22 @@ type Pages interface {
 	Fd() int
 	// Truncate sets the size; pages past it are freed.
 	Truncate(size int64) error
-	// Size is the size of the store, which a passthrough write past the
-	// end changes without the server.
-	Size() int64
-	// Resident is how many bytes of pages are allocated.
-	Resident() int64
+	// Stat reports, from one look at the store, its size (which a
+	// passthrough write past the end changes without the server) and
+	// how many bytes of pages are allocated.
+	Stat() (PageUsage, error)
 	// Lock pins every page of the first size bytes in memory; Unlock
 	// lets them go again.
 	Lock(size int64) error
 	Unlock() error
 	// Close frees the pages once no one else holds the descriptor.
 	Close() error
+}
+
+// PageUsage is what Pages.Stat reports.
+type PageUsage struct {
+	Size     int64 // bytes, as the segment's shm_segsz
+	Resident int64 // bytes of allocated pages, the rss of /proc/sysvipc/shm
 }
 
 // PageFactory makes the page store of a new, empty segment.

@@ -6,11 +6,11 @@ import "golang.org/x/sys/unix"
 const (
 	IPCPrivate int32 = 0
 
-	// Mode bits kept above the nine permission bits.
-	ModePerm   = 0o777
-	ShmDest    = 0o1000 // SHM_DEST: removed, destroyed at last detach
-	ShmLocked  = 0o2000 // SHM_LOCKED: pages pinned by SHM_LOCK
-	ShmHugeTLB = 0o4000 // SHM_HUGETLB, kept in the mode as the kernel does
+	// Mode bits kept above the nine permission bits. (newseg keeps only
+	// the nine bits of shmflg, so SHM_HUGETLB never shows in a mode.)
+	ModePerm  = 0o777
+	ShmDest   = 0o1000 // SHM_DEST: removed, destroyed at last detach
+	ShmLocked = 0o2000 // SHM_LOCKED: pages pinned by SHM_LOCK
 
 	// Access bits as ipcperms takes them.
 	AccessRead  = 0o444
@@ -39,9 +39,10 @@ func newPerm(key int32, mode uint32, c *Cred) Perm {
 	return Perm{Key: key, UID: c.UID, GID: c.GID, CUID: c.UID, CGID: c.GID, Mode: mode & ModePerm}
 }
 
-// Check is ipcperms: access is the requested bits (AccessRead, AccessWrite,
-// or both); it returns EACCES when a requested bit is not granted to the
-// caller's class and the caller lacks CAP_IPC_OWNER.
+// Check is ipcperms: access is the requested bits (AccessRead,
+// AccessWrite, both, or the low nine bits of a *get flag); a bit asked of
+// any class is asked of the caller's class. It returns EACCES when one is
+// not granted to that class and the caller lacks CAP_IPC_OWNER.
 func (p *Perm) Check(c *Cred, access uint32) error {
 	requested := (access >> 6) | (access >> 3) | access
 	granted := p.Mode
@@ -73,8 +74,9 @@ type SetAttr struct {
 	QBytes *uint64 // message queues only
 }
 
-// apply is ipc_update_perm: only the nine permission bits of the mode are
-// taken from the request.
+// apply is ipc_update_perm: a uid or gid that maps to no user (-1, the
+// only one in the initial user namespace) is EINVAL and changes nothing;
+// only the nine permission bits of the mode are taken from the request.
 func (p *Perm) apply(a SetAttr) error {
 	if (a.UID != nil && *a.UID == ^uint32(0)) || (a.GID != nil && *a.GID == ^uint32(0)) {
 		return unix.EINVAL

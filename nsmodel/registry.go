@@ -42,6 +42,9 @@ type Registry struct {
 	seq     int32
 	lastIdx int32
 	nextIdx int32 // idr_next: where the cyclic index search starts
+	// dead is set when the namespace is removed; nothing is created in
+	// the table after that.
+	dead bool
 }
 
 func (r *Registry) init() {
@@ -50,10 +53,24 @@ func (r *Registry) init() {
 	r.lastIdx = -1
 }
 
+// alive is ENOENT once the namespace is removed: its directory is gone,
+// and creating a file in a removed directory is ENOENT. A create that
+// looked the namespace up before the removal ends here. r.mu is held.
+func (r *Registry) alive() error {
+	if r.dead {
+		return unix.ENOENT
+	}
+	return nil
+}
+
 // add is ipc_addid: it gives o an id formed as the kernel forms it, the
 // index allocated cyclically below max(in_use*3/2, 64) and the sequence
-// advanced when the index wraps. limit is the kind's *mni. r.mu is held.
+// advanced when the index wraps. limit is the kind's *mni; ENOSPC when
+// the table holds that many. r.mu is held.
 func (r *Registry) add(o Object, limit int) error {
+	if err := r.alive(); err != nil {
+		return err
+	}
 	if limit > IPCMNI {
 		limit = IPCMNI
 	}

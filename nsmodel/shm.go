@@ -2,6 +2,7 @@ package nsmodel
 
 import (
 	"fmt"
+	"math"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -10,6 +11,8 @@ import (
 // PageSize is the unit of shmall and of rss accounting.
 var PageSize = uint64(os.Getpagesize())
 
+// pagesOf is the page count of size bytes, rounded up. size must be at
+// most math.MaxInt64, so it cannot overflow.
 func pagesOf(size uint64) uint64 { return (size + PageSize - 1) / PageSize }
 
 // Shm is struct shmid_kernel: one shared memory segment.
@@ -27,7 +30,8 @@ type Shm struct {
 	dtime   int64
 	ctime   int64
 	hugetlb bool
-	// lockUID is whose RLIMIT_MEMLOCK the pinned pages count against.
+	// lockUID is whose RLIMIT_MEMLOCK the pinned pages count against,
+	// and lockedPgs how many pages it was charged.
 	lockUID   uint32
 	lockedPgs uint64
 	pages     Pages
@@ -62,7 +66,8 @@ type ShmStat struct {
 type ShmTable struct {
 	Registry
 	ns *Namespace
-	// tot is shm_tot, the pages of all segments; protected by mu.
+	// tot is shm_tot, the pages of all segments (sizes rounded up to
+	// pages); protected by mu.
 	tot uint64
 }
 
@@ -72,37 +77,63 @@ func newShmTable(ns *Namespace) *ShmTable {
 	return t
 }
 
-// ShmGet is the request of a shmget.
+// ShmGet is the request of a shmget, or of the open of a segment's file.
 type ShmGet struct {
 	Key    int32
 	Size   uint64
-	Mode   uint32 // permission bits of a new segment
+	Mode   uint32 // the low nine bits of shmflg
 	Create bool   // IPC_CREAT
 	Excl   bool   // IPC_EXCL
 	// HugeTLB asks for huge pages (SHM_HUGETLB).
 	HugeTLB bool
-	// Access is what an existing segment is checked for (AccessRead,
-	// AccessWrite); shmget takes it from the low bits of shmflg.
+	// Access is what Open checks an existing segment for (AccessRead,
+	// AccessWrite), taken from the open's access mode. Get ignores it:
+	// shmget checks the bits of Mode, its shmflg.
 	Access uint32
 	// AllowEmpty lets a segment be made with size 0, to be sized later by
 	// ftruncate, as a file is.
 	AllowEmpty bool
 }
 
-// Get is shmget: it finds or makes the segment of req.Key.
+// Get is shmget: it finds or makes the segment of req.Key. For an
+// existing key, as ipcget_public: EEXIST with IPC_CREAT|IPC_EXCL, EINVAL
+// when the segment is smaller than req.Size, EACCES when ipcperms refuses
+// the permission bits of req.Mode.
 func (t *ShmTable) Get(c *Cred, req ShmGet) (*Shm, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.get(c, req, req.Mode&ModePerm)
+}
+
+// Open is what open(2) of a segment's name does: shmget with the request,
+// then an attach. A segment the call creates is attached without an
+// access check, as a file created by open is opened whatever its mode;
+// one that exists is checked for req.Access. Both happen under one lock,
+// so no IPC_RMID slips between them.
+func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, err := t.get(c, req, req.Access)
+	if err != nil {
+		return nil, err
+	}
+	t.attach(c, s)
+	return s, nil
+}
+
+// get is ipcget: access is what an existing segment is checked for; a
+// new one is not checked. t.mu is held.
+func (t *ShmTable) get(c *Cred, req ShmGet, access uint32) (*Shm, error) {
 	if req.Key != IPCPrivate {
 		if o := t.findKey(req.Key); o != nil {
 			s := o.(*Shm)
 			if req.Create && req.Excl {
 				return nil, unix.EEXIST
 			}
-			if s.size < req.Size {
+			if s.size < req.Size { // shm_more_checks
 				return nil, unix.EINVAL
 			}
-			if err := s.Check(c, req.Access); err != nil {
+			if err := s.Check(c, access); err != nil {
 				return nil, err
 			}
 			return s, nil
@@ -114,15 +145,27 @@ func (t *ShmTable) Get(c *Cred, req ShmGet) (*Shm, error) {
 	return t.newSeg(c, req)
 }
 
-// newSeg is newseg. t.mu is held.
+// newSeg is newseg, its checks in its order: the size against SHMMIN
+// and shmmax (EINVAL), then shm_tot + the new pages against shmall
+// (ENOSPC), then what a shmem file can hold (EINVAL), then shmmni
+// (ENOSPC, in ipc_addid). t.mu is held.
 func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
+	if err := t.alive(); err != nil {
+		return nil, err
+	}
 	lim := t.ns.Limits()
 	if (req.Size < 1 && !req.AllowEmpty) || req.Size > lim.ShmMax {
 		return nil, unix.EINVAL
 	}
+	if req.Size > math.MaxUint64-PageSize+1 {
+		return nil, unix.ENOSPC // the page count overflows
+	}
 	n := pagesOf(req.Size)
 	if t.tot+n < t.tot || t.tot+n > lim.ShmAll {
 		return nil, unix.ENOSPC
+	}
+	if req.Size > math.MaxInt64 {
+		return nil, unix.EINVAL // shmem_kernel_file_setup: past MAX_LFS_FILESIZE
 	}
 	if len(t.byIndex) >= min(lim.ShmMni, IPCMNI) {
 		return nil, unix.ENOSPC
@@ -137,19 +180,15 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 			return nil, err
 		}
 	}
-	now := t.ns.model.Now()
 	s := &Shm{
 		Perm:    newPerm(req.Key, req.Mode, c),
 		serial:  nextSerial(),
 		table:   t,
 		size:    req.Size,
 		cpid:    c.PID,
-		ctime:   now,
+		ctime:   t.ns.model.Now(),
 		hugetlb: req.HugeTLB,
 		pages:   pages,
-	}
-	if req.HugeTLB {
-		s.Mode |= ShmHugeTLB
 	}
 	if err := t.add(s, lim.ShmMni); err != nil {
 		pages.Close()
@@ -172,7 +211,8 @@ func (t *ShmTable) Lookup(ref Ref) (*Shm, error) {
 }
 
 // Attach is shmat as an open sees it: access is checked as ipcperms does,
-// then nattch, shm_atim and shm_lpid move.
+// then nattch, shm_atim and shm_lpid move. A segment marked SHM_DEST may
+// still be attached, as Linux lets shmat do.
 func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -182,10 +222,15 @@ func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 	if err := s.Check(c, access); err != nil {
 		return err
 	}
+	t.attach(c, s)
+	return nil
+}
+
+// attach is shm_open. t.mu is held.
+func (t *ShmTable) attach(c *Cred, s *Shm) {
 	s.nattch++
 	s.atime = t.ns.model.Now()
 	s.lpid = c.PID
-	return nil
 }
 
 // Detach is shmdt: the last detach of a segment marked SHM_DEST destroys
@@ -206,7 +251,8 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 	}
 }
 
-// destroy is shm_destroy. t.mu is held.
+// destroy is shm_destroy: the id goes, shm_tot gives the pages back, the
+// pin and its charge go, and the memfd is closed. t.mu is held.
 func (t *ShmTable) destroy(s *Shm) {
 	t.remove(s)
 	t.tot -= pagesOf(s.size)
@@ -217,8 +263,9 @@ func (t *ShmTable) destroy(s *Shm) {
 	s.pages.Close()
 }
 
-// Remove is IPC_RMID: the key is forgotten at once; the pages go with the
-// last detach.
+// Remove is IPC_RMID (do_shm_rmid): owner, creator or CAP_SYS_ADMIN may.
+// An unattached segment is destroyed at once; an attached one is marked
+// SHM_DEST, loses its key, and goes with its last detach.
 func (t *ShmTable) Remove(c *Cred, s *Shm) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -259,9 +306,10 @@ func (t *ShmTable) Set(c *Cred, s *Shm, a SetAttr) error {
 }
 
 // Truncate sets shm_segsz as ftruncate does on a file: over shmmax is
-// EINVAL, over shmall pages in the namespace ENOSPC. checkAccess asks for
-// the write permission check that a truncate by path needs; an open
-// handle was checked when it was opened.
+// EINVAL, growth past shmall pages in the namespace ENOSPC. checkAccess
+// asks for the write permission check that a truncate by path needs; an
+// open handle was checked when it was opened. A failed truncate changes
+// nothing.
 func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -273,39 +321,55 @@ func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) erro
 			return err
 		}
 	}
+	t.follow(s)
 	if size == s.size {
 		return nil
 	}
 	lim := t.ns.Limits()
-	if size > lim.ShmMax || size > 1<<63-1 {
+	if size > lim.ShmMax || size > math.MaxInt64 {
 		return unix.EINVAL
 	}
 	oldPgs, newPgs := pagesOf(s.size), pagesOf(size)
-	tot := t.tot - oldPgs + newPgs
-	if newPgs > oldPgs && (tot < t.tot || tot > lim.ShmAll) {
+	if tot := t.tot - oldPgs + newPgs; newPgs > oldPgs && (tot < t.tot || tot > lim.ShmAll) {
 		return unix.ENOSPC
 	}
 	if err := s.pages.Truncate(int64(size)); err != nil {
 		return err
 	}
-	t.tot = tot
-	s.size = size
-	s.ctime = t.ns.model.Now()
-	if s.Mode&ShmLocked != 0 {
-		// Keep every page of the new size pinned; the pages count against
-		// the limit of whoever locked them.
-		if err := s.pages.Lock(int64(size)); err == nil {
-			t.ns.model.unpin(s.lockUID, s.lockedPgs)
-			s.lockedPgs = newPgs
-			t.ns.model.pin(s.lockUID, newPgs)
-		}
+	if err := t.resized(s, size); err != nil {
+		s.pages.Truncate(int64(s.size))
+		return err
 	}
+	s.ctime = t.ns.model.Now()
 	return nil
 }
 
-// Lock is SHM_LOCK and SHM_UNLOCK, with the permission rules of shmctl:
-// without CAP_IPC_LOCK only the owner or creator may, and to lock needs a
-// non-zero RLIMIT_MEMLOCK that the pinned pages must fit in (ENOMEM).
+// resized takes in a new size of s's pages: shm_tot follows, and a
+// locked segment stays wholly pinned, its pages charged to whoever locked
+// it. If the pin cannot follow, nothing changes and the error is
+// returned. t.mu is held.
+func (t *ShmTable) resized(s *Shm, size uint64) error {
+	if s.Mode&ShmLocked != 0 {
+		if err := s.pages.Lock(int64(size)); err != nil {
+			return err
+		}
+		m := t.ns.model
+		m.unpin(s.lockUID, s.lockedPgs)
+		s.lockedPgs = pagesOf(size)
+		m.pin(s.lockUID, s.lockedPgs)
+	}
+	t.tot = t.tot - pagesOf(s.size) + pagesOf(size)
+	s.size = size
+	return nil
+}
+
+// Lock is SHM_LOCK and SHM_UNLOCK, with the rules of shmctl_do_lock and
+// user_shm_lock: without CAP_IPC_LOCK only the owner or creator may
+// (EPERM), and to lock needs a non-zero RLIMIT_MEMLOCK (EPERM) that the
+// caller's pinned pages, these included, must fit in (ENOMEM). Pages
+// locked with CAP_IPC_LOCK are charged too, just not refused. Locking a
+// locked segment, unlocking an unlocked one, and either on a huge page
+// segment change nothing.
 func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -344,6 +408,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	if s.Mode&ShmLocked != 0 {
 		return nil
 	}
+	t.follow(s)
 	n := pagesOf(s.size)
 	if !privileged && limit != unix.RLIM_INFINITY && m.pinned(c.UID)+n > limit/PageSize {
 		return unix.ENOMEM
@@ -364,29 +429,37 @@ func (t *ShmTable) Stat(s *Shm) ShmStat {
 	return t.stat(s)
 }
 
-// follow takes in a size that the memfd reached without the server: a
-// write past the end that the kernel passed straight through. t.mu is
-// held.
-func (t *ShmTable) follow(s *Shm) {
-	size := uint64(s.pages.Size())
-	if size != s.size {
-		t.tot = t.tot - pagesOf(s.size) + pagesOf(size)
-		s.size = size
+// follow takes in a size that the memfd reached without the server (a
+// write past the end that the kernel passed straight through) and
+// returns the pages' usage. The server could not refuse that growth, so
+// it is accounted whatever shmmax and shmall say. t.mu is held.
+func (t *ShmTable) follow(s *Shm) PageUsage {
+	u, err := s.pages.Stat()
+	if err != nil {
+		return PageUsage{Size: int64(s.size)}
 	}
+	if size := uint64(u.Size); size != s.size {
+		if t.resized(s, size) != nil {
+			// The pin could not grow: keep the old pin, take the size.
+			t.tot = t.tot - pagesOf(s.size) + pagesOf(size)
+			s.size = size
+		}
+	}
+	return u
 }
 
+// stat snapshots s; a destroyed segment has no pages to look at. t.mu
+// is held.
 func (t *ShmTable) stat(s *Shm) ShmStat {
-	st := ShmStat{
+	var resident int64
+	if !s.Deleted {
+		resident = t.follow(s).Resident
+	}
+	return ShmStat{
 		Perm: s.Perm, Size: s.size, CPID: s.cpid, LPID: s.lpid,
 		Nattch: s.nattch, Atime: s.atime, Dtime: s.dtime, Ctime: s.ctime,
-		Name: EntryName(&s.Perm),
+		Resident: resident, Name: EntryName(&s.Perm),
 	}
-	if !s.Deleted {
-		t.follow(s)
-		st.Size = s.size
-		st.Resident = s.pages.Resident()
-	}
-	return st
 }
 
 // List returns the segments that have a name in the table, in id order:
@@ -414,36 +487,4 @@ func (t *ShmTable) Stats() []ShmStat {
 		out[i] = t.stat(o.(*Shm))
 	}
 	return out
-}
-
-// Open is what open(2) of a segment's name does: shmget with the request,
-// then an attach. A segment the call creates is attached without an
-// access check, as a file created by open is opened whatever its mode;
-// one that exists is checked for req.Access. Both happen under one lock,
-// so no IPC_RMID slips between them.
-func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var s *Shm
-	if o := t.findKey(req.Key); o != nil && req.Key != IPCPrivate {
-		s = o.(*Shm)
-		if req.Create && req.Excl {
-			return nil, unix.EEXIST
-		}
-		if err := s.Check(c, req.Access); err != nil {
-			return nil, err
-		}
-	} else {
-		if !req.Create {
-			return nil, unix.ENOENT
-		}
-		var err error
-		if s, err = t.newSeg(c, req); err != nil {
-			return nil, err
-		}
-	}
-	s.nattch++
-	s.atime = t.ns.model.Now()
-	s.lpid = c.PID
-	return s, nil
 }
