@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 )
 
 const usage = `shmfs: System V IPC namespaces as files
@@ -12,12 +13,13 @@ const usage = `shmfs: System V IPC namespaces as files
 usage:
   shmfs mount [flags] MOUNTPOINT    mount and serve (see shmfs mount --help)
   shmfs umount [--lazy] MOUNTPOINT  unmount; refuses while segments are open
+  shmfs bench [flags]               measure shmfs against /dev/shm and System V (see shmfs bench --help)
   shmfs --help                      this text
 `
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
+		fmt.Fprintln(os.Stderr, "shmfs: no command (try shmfs --help)")
 		os.Exit(2)
 	}
 	var err error
@@ -26,6 +28,8 @@ func main() {
 		err = mountCmd(os.Args[2:])
 	case "umount", "unmount":
 		err = umountCmd(os.Args[2:])
+	case "bench":
+		err = benchCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -33,7 +37,8 @@ func main() {
 		err = fmt.Errorf("unknown command %q (try shmfs --help)", os.Args[1])
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "shmfs:", err)
+		// One line, whatever the error carries.
+		fmt.Fprintln(os.Stderr, "shmfs:", strings.Join(strings.Fields(err.Error()), " "))
 		os.Exit(1)
 	}
 }

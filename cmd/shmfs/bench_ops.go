@@ -1,0 +1,264 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// side is one way to do the operations of a group: shmfs, or one of the
+// kernel's own paths. run starts one client process and returns its
+// results; env goes to the client (the --rounds markers).
+type side struct {
+	name string
+	run  func(env []string) (map[string]float64, error)
+}
+
+// row is one line of the table: a metric of shmfs against the same metric
+// of one kernel side.
+type row struct {
+	op     string
+	metric string
+	kernel string // the side's name
+	path   string // what the table calls the kernel path; the side's name if empty
+	unit   unit
+	target target
+}
+
+// group is operations measured by the same client runs. sides[0] is
+// shmfs; every run measures each side once, in an order that rotates from
+// run to run, so both sides see the same machine.
+type group struct {
+	name  string
+	sides []side
+	rows  []row
+}
+
+// unit turns a client metric into what the table shows.
+type unit struct {
+	name string
+	div  float64 // shown = metric / div
+	// higherBetter is true for rates, false for times.
+	higherBetter bool
+}
+
+var (
+	gibps   = unit{"GiB/s", 1 << 30, true}
+	kfaults = unit{"k faults/s", 1e3, true}
+	usec    = unit{"µs", 1e3, false}
+	msec    = unit{"ms", 1e6, false}
+)
+
+// target is a goal from the issue: on the ratio (shmfs ÷ kernel) or, with
+// onValue, on the shmfs figure itself.
+type target struct {
+	set     bool
+	atLeast bool
+	v       float64
+	onValue bool
+	unit    string
+}
+
+func atLeast(v float64) target { return target{set: true, atLeast: true, v: v} }
+func atMost(v float64) target  { return target{set: true, v: v} }
+func valueAtMost(v float64, unit string) target {
+	return target{set: true, v: v, onValue: true, unit: unit}
+}
+
+func (t target) String() string {
+	if !t.set {
+		return ""
+	}
+	op := "≤"
+	if t.atLeast {
+		op = "≥"
+	}
+	s := op + " " + strconv.FormatFloat(t.v, 'g', -1, 64)
+	if t.onValue {
+		if t.unit != "" {
+			s += " " + t.unit
+		}
+		return s
+	}
+	if !t.atLeast {
+		s += "×"
+	}
+	return s
+}
+
+func (t target) met(x float64) bool {
+	if t.atLeast {
+		return x >= t.v
+	}
+	return x <= t.v
+}
+
+func groupNames() []string {
+	return []string{"mmap", "touch", "rw", "attach", "create", "stat", "fstat", "scale"}
+}
+
+func isGroup(g string) bool {
+	for _, n := range groupNames() {
+		if n == g {
+			return true
+		}
+	}
+	return false
+}
+
+// groups are the timed operations of the issue, 1 to 6; the scale
+// measurements (9, and ls -l of 4096) are in bench_scale.go. Message
+// queues (7) and semaphores (8) belong here once their files work.
+func (b *bench) groups() []group {
+	c := b.cfg
+	size := strconv.FormatUint(c.size, 10)
+	mib := fmt.Sprintf("%d MiB", c.size>>20)
+	shmPath := func() string { return filepath.Join(b.shm, keyName(b.fresh(1))) }
+	devPath := func() string { return filepath.Join(b.devshm, keyName(b.fresh(1))) }
+	cl := func(args ...string) func(env []string) (map[string]float64, error) {
+		return func(env []string) (map[string]float64, error) { return b.run(env, args...) }
+	}
+	// A path is chosen per run, so every run starts from a new segment.
+	clp := func(op string, path func() string, rest ...string) func(env []string) (map[string]float64, error) {
+		return func(env []string) (map[string]float64, error) {
+			return b.run(env, append([]string{op, path()}, rest...)...)
+		}
+	}
+	n := func(i int) string { return strconv.Itoa(i) }
+	return []group{{
+		name: "mmap",
+		sides: []side{
+			{"shmfs", clp("mmap", shmPath, size, "1")},
+			{"/dev/shm", clp("mmap", devPath, size, "1")},
+			{"shmat", cl("mmap", "sysv", size, "1")},
+		},
+		rows: []row{
+			{op: "mmap write+read " + mib + ", warm", metric: "rw_Bps", kernel: "/dev/shm", unit: gibps, target: atLeast(0.95)},
+			{op: "mmap write+read " + mib + ", warm", metric: "rw_Bps", kernel: "shmat", unit: gibps},
+		},
+	}, {
+		name: "touch",
+		sides: []side{
+			{"shmfs", clp("touch", shmPath, size)},
+			{"/dev/shm", clp("touch", devPath, size)},
+			{"shmat", cl("touch", "sysv", size)},
+		},
+		rows: []row{
+			{op: "first touch, " + mib, metric: "faults_per_s", kernel: "/dev/shm", unit: kfaults, target: atLeast(0.90)},
+			{op: "first touch, " + mib, metric: "faults_per_s", kernel: "shmat", unit: kfaults},
+		},
+	}, {
+		name: "rw",
+		sides: []side{
+			{"shmfs", clp("rw", shmPath, size, n(1<<20), "2")},
+			{"/dev/shm", clp("rw", devPath, size, n(1<<20), "2")},
+		},
+		rows: []row{
+			{op: "pwrite 1 MiB blocks", metric: "pwrite_Bps", kernel: "/dev/shm", unit: gibps, target: atLeast(0.90)},
+			{op: "pread 1 MiB blocks", metric: "pread_Bps", kernel: "/dev/shm", unit: gibps, target: atLeast(0.90)},
+		},
+	}, {
+		name: "attach",
+		sides: []side{
+			{"shmfs", clp("attach", shmPath, n(c.attachN))},
+			{"/dev/shm", clp("attach", devPath, n(c.attachN))},
+			{"shmat", cl("attach", "sysv", n(c.attachN))},
+		},
+		rows: []row{
+			{op: "attach: open+mmap+touch+munmap+close", metric: "ns_per_op", kernel: "/dev/shm", unit: usec, target: atMost(3)},
+			{op: "attach: open+mmap+touch+munmap+close", metric: "ns_per_op", kernel: "shmat", path: "shmat+touch+shmdt", unit: usec},
+		},
+	}, {
+		name: "create",
+		sides: []side{
+			{"shmfs", func(env []string) (map[string]float64, error) {
+				return b.run(env, "create", b.shm, n(int(b.fresh(c.createN))), n(c.createN))
+			}},
+			{"/dev/shm", func(env []string) (map[string]float64, error) {
+				return b.run(env, "create", b.devshm, n(int(b.fresh(c.createN))), n(c.createN))
+			}},
+			{"shmget", func(env []string) (map[string]float64, error) {
+				return b.sysvCreate(env, c.createN)
+			}},
+		},
+		rows: []row{
+			{op: fmt.Sprintf("create+size 4 KiB+close (%d)", c.createN), metric: "create_ns", kernel: "/dev/shm", unit: usec, target: atMost(5)},
+			{op: fmt.Sprintf("create+size 4 KiB+close (%d)", c.createN), metric: "create_ns", kernel: "shmget", unit: usec},
+			{op: fmt.Sprintf("unlink (%d)", c.createN), metric: "unlink_ns", kernel: "/dev/shm", unit: usec, target: atMost(5)},
+			{op: fmt.Sprintf("unlink (%d)", c.createN), metric: "unlink_ns", kernel: "shmget", path: "shmctl(IPC_RMID)", unit: usec},
+		},
+	}, {
+		name: "stat",
+		sides: []side{
+			{"shmfs", clp("stat", shmPath, n(c.statN))},
+			{"/dev/shm", clp("stat", devPath, n(c.statN))},
+			{"IPC_STAT", cl("stat", "sysv", n(c.statN))},
+		},
+		rows: []row{
+			{op: "stat of a segment", metric: "ns_per_op", kernel: "/dev/shm", unit: usec, target: atMost(1.5)},
+			{op: "stat of a segment", metric: "ns_per_op", kernel: "IPC_STAT", path: "shmctl(IPC_STAT)", unit: usec},
+		},
+	}, {
+		name: "fstat",
+		sides: []side{
+			{"shmfs", clp("fstat", shmPath, n(c.statN))},
+			{"/dev/shm", clp("fstat", devPath, n(c.statN))},
+		},
+		rows: []row{
+			{op: "fstat of an open segment (1 round trip)", metric: "ns_per_op", kernel: "/dev/shm", unit: usec},
+		},
+	}}
+}
+
+// sysvCreate runs shmget + IPC_RMID of n keyed segments. The kernel's
+// shmmni (4096 by default) may not leave room for n more; it is raised
+// for the run and put back at once.
+func (b *bench) sysvCreate(env []string, n int) (map[string]float64, error) {
+	const shmmniPath = "/proc/sys/kernel/shmmni"
+	old, err := os.ReadFile(shmmniPath)
+	if err != nil {
+		return nil, err
+	}
+	cur, _ := strconv.Atoi(strings.TrimSpace(string(old)))
+	if need := kernelShmCount() + n + 64; need > cur {
+		if err := os.WriteFile(shmmniPath, []byte(strconv.Itoa(min(need, 32768))), 0); err != nil {
+			return nil, fmt.Errorf("raising %s for %d segments: %v", shmmniPath, n, err)
+		}
+		defer os.WriteFile(shmmniPath, old, 0)
+	}
+	// A random 4096-aligned block of keys, unlikely to be anyone's.
+	base := 0x5b000000 + rand.Uint32N(0x1000)*0x1000
+	return b.run(env, "create", "sysv", strconv.Itoa(int(base)), strconv.Itoa(n))
+}
+
+// kernelShmCount is how many System V segments the kernel has now.
+func kernelShmCount() int {
+	data, err := os.ReadFile("/proc/sysvipc/shm")
+	if err != nil {
+		return 0
+	}
+	return max(strings.Count(string(data), "\n")-1, 0)
+}
+
+// removeKernelSegments removes the System V segments a client that
+// failed left behind (it created them, so its pid is their cpid).
+func removeKernelSegments(pid int) {
+	data, err := os.ReadFile("/proc/sysvipc/shm")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[4] != strconv.Itoa(pid) {
+			continue
+		}
+		if id, err := strconv.Atoi(f[1]); err == nil {
+			unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+		}
+	}
+}

@@ -1,0 +1,417 @@
+// benchclient is the client side of `shmfs bench`: one measurement per
+// process, plain syscalls only, so what it measures is what any program in
+// any language gets. shmfs bench compiles it with gcc at run time.
+//
+// usage: benchclient OP ARGS...   (see main below)
+//
+// A TARGET is a file path (a shmfs segment or a /dev/shm file) or "sysv"
+// (a System V segment made with shmget(IPC_PRIVATE) for the run).
+//
+// Results are printed as key=value lines on stdout. When SHMFS_BENCH_MARK
+// names a shmfs mount, every timed section is bracketed by a stat of
+// MOUNT/.bench-mark-begin-<section> and MOUNT/.bench-mark-end-<section>,
+// which show in the server's --debug log as LOOKUPs and let shmfs bench
+// count the FUSE requests of the section.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096
+
+static const char *markDir;
+
+static void die(const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+	fprintf(stderr, "benchclient: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", strerror(e));
+	exit(1);
+}
+
+static double nowNs(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void mark(const char *edge, const char *section)
+{
+	char p[4096];
+	struct stat st;
+	if (!markDir)
+		return;
+	snprintf(p, sizeof p, "%s/.bench-mark-%s-%s", markDir, edge, section);
+	stat(p, &st);
+}
+
+// section times one timed part of a measurement and reports its
+// iterations, for the request counts of shmfs bench --rounds.
+static double begin(const char *section)
+{
+	mark("begin", section);
+	return nowNs();
+}
+
+static double end(const char *section, double t0, long iters)
+{
+	double t = nowNs() - t0;
+	mark("end", section);
+	printf("iters_%s=%ld\n", section, iters);
+	return t;
+}
+
+static long num(const char *s)
+{
+	char *e;
+	long v = strtol(s, &e, 0);
+	if (*s == 0 || *e != 0 || v < 0) {
+		errno = EINVAL;
+		die("bad number %s", s);
+	}
+	return v;
+}
+
+static int isSysv(const char *target) { return strcmp(target, "sysv") == 0; }
+
+// A mapping of a fresh segment of size bytes, and how to drop it.
+struct seg {
+	const char *path;
+	int fd;
+	int shmid;
+	char *p;
+	size_t size;
+};
+
+static void segCreate(struct seg *s, const char *target, size_t size)
+{
+	memset(s, 0, sizeof *s);
+	s->size = size;
+	s->fd = -1;
+	s->shmid = -1;
+	if (isSysv(target)) {
+		s->shmid = shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
+		if (s->shmid < 0)
+			die("shmget %zu", size);
+		return;
+	}
+	s->path = target;
+	s->fd = open(target, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (s->fd < 0)
+		die("open %s", target);
+	if (ftruncate(s->fd, size) < 0)
+		die("ftruncate %s", target);
+}
+
+static void segMap(struct seg *s)
+{
+	if (s->shmid >= 0) {
+		s->p = shmat(s->shmid, NULL, 0);
+		if (s->p == (void *)-1)
+			die("shmat");
+		return;
+	}
+	s->p = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	if (s->p == MAP_FAILED)
+		die("mmap %s", s->path);
+}
+
+static void segDestroy(struct seg *s)
+{
+	if (s->shmid >= 0) {
+		if (s->p)
+			shmdt(s->p);
+		shmctl(s->shmid, IPC_RMID, NULL);
+		return;
+	}
+	if (s->p)
+		munmap(s->p, s->size);
+	close(s->fd);
+	if (unlink(s->path) < 0)
+		die("unlink %s", s->path);
+}
+
+static volatile uint64_t sink;
+
+// mmap TARGET SIZE PASSES: sequential write then read of a warm mapping.
+static void opMmap(char **a, int argc)
+{
+	struct seg s;
+	size_t size = num(a[1]);
+	long passes = num(a[2]);
+	segCreate(&s, a[0], size);
+	segMap(&s);
+	memset(s.p, 1, size);
+	double w = 0, r = 0;
+	uint64_t sum = 0;
+	for (long i = 0; i < passes; i++) {
+		double t = begin("write");
+		memset(s.p, (int)i + 2, size);
+		w += end("write", t, 1);
+		t = begin("read");
+		const uint64_t *q = (const uint64_t *)s.p;
+		for (size_t j = 0; j < size / 8; j++)
+			sum += q[j];
+		r += end("read", t, 1);
+	}
+	sink = sum;
+	segDestroy(&s);
+	printf("write_Bps=%.0f\nread_Bps=%.0f\nrw_Bps=%.0f\n", size * passes / w * 1e9,
+	       size * passes / r * 1e9, 2.0 * size * passes / (w + r) * 1e9);
+}
+
+// touch TARGET SIZE: first write to every page of a fresh mapping.
+static void opTouch(char **a, int argc)
+{
+	struct seg s;
+	size_t size = num(a[1]);
+	segCreate(&s, a[0], size);
+	segMap(&s);
+	long pages = size / PAGE;
+	double t = begin("touch");
+	for (long i = 0; i < pages; i++)
+		s.p[i * PAGE] = 1;
+	t = end("touch", t, pages);
+	segDestroy(&s);
+	printf("faults_per_s=%.0f\n", pages / t * 1e9);
+}
+
+// rw PATH SIZE BLOCK PASSES: pwrite then pread of the whole file in
+// blocks, after a first pwrite pass that allocates the pages.
+static void opRW(char **a, int argc)
+{
+	const char *path = a[0];
+	size_t size = num(a[1]), block = num(a[2]);
+	long passes = num(a[3]);
+	char *buf = aligned_alloc(PAGE, block);
+	memset(buf, 7, block);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		die("open %s", path);
+	for (size_t off = 0; off < size; off += block)
+		if (pwrite(fd, buf, block, off) != (ssize_t)block)
+			die("pwrite %s", path);
+	long n = passes * (size / block);
+	double t = begin("pwrite");
+	for (long i = 0; i < passes; i++)
+		for (size_t off = 0; off < size; off += block)
+			if (pwrite(fd, buf, block, off) != (ssize_t)block)
+				die("pwrite %s", path);
+	double w = end("pwrite", t, n);
+	t = begin("pread");
+	for (long i = 0; i < passes; i++)
+		for (size_t off = 0; off < size; off += block)
+			if (pread(fd, buf, block, off) != (ssize_t)block)
+				die("pread %s", path);
+	double r = end("pread", t, n);
+	close(fd);
+	if (unlink(path) < 0)
+		die("unlink %s", path);
+	printf("pwrite_Bps=%.0f\npread_Bps=%.0f\n", size * passes / w * 1e9, size * passes / r * 1e9);
+}
+
+// attach TARGET N: N cycles of open + mmap + touch one page + munmap +
+// close of an existing segment (shmat + touch + shmdt for sysv).
+static void opAttach(char **a, int argc)
+{
+	struct seg s;
+	long n = num(a[1]);
+	segCreate(&s, a[0], PAGE);
+	double t;
+	if (s.shmid >= 0) {
+		t = begin("attach");
+		for (long i = 0; i < n; i++) {
+			volatile char *p = shmat(s.shmid, NULL, 0);
+			if (p == (void *)-1)
+				die("shmat");
+			*p = (char)i;
+			shmdt((void *)p);
+		}
+	} else {
+		close(s.fd);
+		t = begin("attach");
+		for (long i = 0; i < n; i++) {
+			int fd = open(s.path, O_RDWR);
+			if (fd < 0)
+				die("open %s", s.path);
+			volatile char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			if (p == MAP_FAILED)
+				die("mmap %s", s.path);
+			*p = (char)i;
+			munmap((void *)p, PAGE);
+			close(fd);
+		}
+	}
+	t = end("attach", t, n);
+	if (s.shmid < 0)
+		s.fd = open(s.path, O_RDWR);
+	segDestroy(&s);
+	printf("ns_per_op=%.1f\n", t / n);
+}
+
+static void name(char *buf, size_t len, const char *dir, long key)
+{
+	snprintf(buf, len, "%s/0x%08lx", dir, key);
+}
+
+// create DIR|sysv BASEKEY N [keep]: create + size 4 KiB + close of N
+// segments named by consecutive keys, then unlink them all (shmget and
+// IPC_RMID for sysv). keep leaves them, to fill a table.
+static void opCreate(char **a, int argc)
+{
+	const char *dir = a[0];
+	long base = num(a[1]), n = num(a[2]);
+	int keep = argc > 3 && strcmp(a[3], "keep") == 0;
+	char p[4096];
+	int *ids = NULL;
+	double t;
+	if (isSysv(dir)) {
+		ids = calloc(n, sizeof *ids);
+		t = begin("create");
+		for (long i = 0; i < n; i++) {
+			ids[i] = shmget((key_t)(base + i), PAGE, IPC_CREAT | IPC_EXCL | 0600);
+			if (ids[i] < 0)
+				die("shmget key 0x%08lx", base + i);
+		}
+	} else {
+		t = begin("create");
+		for (long i = 0; i < n; i++) {
+			name(p, sizeof p, dir, base + i);
+			int fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0600);
+			if (fd < 0)
+				die("open %s", p);
+			if (ftruncate(fd, PAGE) < 0)
+				die("ftruncate %s", p);
+			close(fd);
+		}
+	}
+	t = end("create", t, n);
+	printf("create_ns=%.1f\n", t / n);
+	if (keep)
+		return;
+	t = begin("unlink");
+	for (long i = 0; i < n; i++) {
+		if (ids) {
+			if (shmctl(ids[i], IPC_RMID, NULL) < 0)
+				die("IPC_RMID %d", ids[i]);
+			continue;
+		}
+		name(p, sizeof p, dir, base + i);
+		if (unlink(p) < 0)
+			die("unlink %s", p);
+	}
+	t = end("unlink", t, n);
+	printf("unlink_ns=%.1f\n", t / n);
+}
+
+// remove DIR BASEKEY N: unlink what create ... keep made.
+static void opRemove(char **a, int argc)
+{
+	long base = num(a[1]), n = num(a[2]);
+	char p[4096];
+	for (long i = 0; i < n; i++) {
+		name(p, sizeof p, a[0], base + i);
+		if (unlink(p) < 0 && errno != ENOENT)
+			die("unlink %s", p);
+	}
+}
+
+// stat TARGET N: N stat()s of an existing segment (shmctl IPC_STAT for
+// sysv). fstat TARGET N: N fstat()s of one open descriptor, which on shmfs
+// is one GETATTR round trip each.
+static void stat1(char **a, int useFd, const char *section)
+{
+	struct seg s;
+	struct stat st;
+	struct shmid_ds ds;
+	long n = num(a[1]);
+	segCreate(&s, a[0], PAGE);
+	double t = begin(section);
+	for (long i = 0; i < n; i++) {
+		int r;
+		if (s.shmid >= 0)
+			r = shmctl(s.shmid, IPC_STAT, &ds);
+		else if (useFd)
+			r = fstat(s.fd, &st);
+		else
+			r = stat(s.path, &st);
+		if (r < 0)
+			die("stat %s", a[0]);
+	}
+	t = end(section, t, n);
+	segDestroy(&s);
+	printf("ns_per_op=%.1f\n", t / n);
+}
+
+static void opStat(char **a, int argc) { stat1(a, 0, "stat"); }
+static void opFstat(char **a, int argc) { stat1(a, 1, "fstat"); }
+
+// ls DIR: what ls -l does to a directory: read every entry and lstat it.
+static void opLs(char **a, int argc)
+{
+	long n = 0;
+	struct stat st;
+	double t = begin("ls");
+	DIR *d = opendir(a[0]);
+	if (!d)
+		die("opendir %s", a[0]);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0)))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			die("lstat %s/%s", a[0], e->d_name);
+		n++;
+	}
+	closedir(d);
+	t = end("ls", t, n);
+	printf("ns=%.0f\nentries=%ld\n", t, n);
+}
+
+static const struct {
+	const char *name;
+	int args;
+	void (*run)(char **a, int argc);
+} ops[] = {
+	{"mmap", 3, opMmap},     {"touch", 2, opTouch}, {"rw", 4, opRW},
+	{"attach", 2, opAttach}, {"create", 3, opCreate}, {"remove", 3, opRemove},
+	{"stat", 2, opStat},     {"fstat", 2, opFstat}, {"ls", 1, opLs},
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: benchclient OP ARGS...\n");
+		return 2;
+	}
+	markDir = getenv("SHMFS_BENCH_MARK");
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		if (strcmp(argv[1], ops[i].name) != 0)
+			continue;
+		if (argc - 2 < ops[i].args) {
+			fprintf(stderr, "benchclient %s: need %d arguments\n", argv[1], ops[i].args);
+			return 2;
+		}
+		ops[i].run(argv + 2, argc - 2);
+		fflush(stdout);
+		return 0;
+	}
+	fprintf(stderr, "benchclient: unknown op %s\n", argv[1]);
+	return 2;
+}
