@@ -86,9 +86,10 @@ func (b *bench) measureScale() ([]result, error) {
 		k := perEntry[hi][1] / perEntry[lo][1]
 		t := valueAtMost(1.5, "")
 		met := t.met(s)
+		ratio := s / k
 		rows = append(rows, result{
 			Op: fmt.Sprintf("ls -l time per entry, %d ÷ %d", hi, lo), Unit: "×",
-			Shmfs: s, Kernel: &k, KernelPath: "/dev/shm", Target: t.String() + " (linear)", Met: &met,
+			Shmfs: s, Kernel: &k, KernelPath: "/dev/shm", Ratio: &ratio, Target: t.String() + " (linear)", Met: &met,
 			ShmfsRuns: []float64{s}, KernelRuns: []float64{k},
 		})
 	}

@@ -1,0 +1,172 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// benchRows are the operations every shmfs bench run must report, each
+// against the kernel paths named.
+var benchRows = []struct {
+	op      string
+	kernels []string
+}{
+	{"mmap write+read", []string{"/dev/shm", "shmat"}},
+	{"first touch", []string{"/dev/shm", "shmat"}},
+	{"pwrite 1 MiB blocks", []string{"/dev/shm"}},
+	{"pread 1 MiB blocks", []string{"/dev/shm"}},
+	{"attach: open+mmap+touch+munmap+close", []string{"/dev/shm", "shmat+touch+shmdt"}},
+	{"create+size 4 KiB+close", []string{"/dev/shm", "shmget"}},
+	{"unlink", []string{"/dev/shm", "shmctl(IPC_RMID)"}},
+	{"stat of a segment", []string{"/dev/shm", "shmctl(IPC_STAT)"}},
+	{"fstat of an open segment", []string{"/dev/shm"}},
+	{"ls -l of 64 segments", []string{"/dev/shm"}},
+	{"ls -l of 256 segments", []string{"/dev/shm"}},
+	{"server memory per idle segment, 256", nil},
+	{"server fds per segment, 256", nil},
+	{"ls -l time per entry, 256 ÷ 64", []string{"/dev/shm"}},
+}
+
+type benchResult struct {
+	Op         string    `json:"op"`
+	Unit       string    `json:"unit"`
+	Shmfs      float64   `json:"shmfs"`
+	Kernel     *float64  `json:"kernel"`
+	KernelPath string    `json:"kernel_path"`
+	Ratio      *float64  `json:"ratio"`
+	ShmfsRuns  []float64 `json:"shmfs_runs"`
+	KernelRuns []float64 `json:"kernel_runs"`
+}
+
+// TestBenchQuickJSON runs shmfs bench with a few small iterations and
+// checks that it reports every operation against every kernel path, with
+// figures from real measurements, and leaves nothing behind.
+func TestBenchQuickJSON(t *testing.T) {
+	out, err := runCmd(t, nil, shmfsBin, "bench", "--quick", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Date    string `json:"date"`
+		Machine struct{ CPU string }
+		Config  struct{ Runs int }
+		Rows    []benchResult `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bench --json is not JSON: %v\n%s", err, out)
+	}
+	if rep.Date == "" || rep.Config.Runs < 1 {
+		t.Errorf("no date or runs in %s", out)
+	}
+	for _, want := range benchRows {
+		kernels := map[string]bool{}
+		found := false
+		for _, r := range rep.Rows {
+			if !strings.HasPrefix(r.Op, want.op) {
+				continue
+			}
+			found = true
+			if !(r.Shmfs > 0) || r.Unit == "" || len(r.ShmfsRuns) == 0 {
+				t.Errorf("%s: no shmfs figure: %+v", r.Op, r)
+			}
+			if r.Kernel != nil {
+				kernels[r.KernelPath] = true
+				if !(*r.Kernel > 0) || r.Ratio == nil || !(*r.Ratio > 0) || len(r.KernelRuns) != len(r.ShmfsRuns) {
+					t.Errorf("%s vs %s: no kernel figure or ratio: %+v", r.Op, r.KernelPath, r)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no row %q in %s", want.op, out)
+			continue
+		}
+		for _, k := range want.kernels {
+			if !kernels[k] {
+				t.Errorf("row %q has no comparison with %s", want.op, k)
+			}
+		}
+	}
+	for _, r := range rep.Rows {
+		if strings.HasPrefix(r.Op, "server fds per segment") && r.Shmfs != 1 {
+			t.Errorf("%s: %v descriptors per segment, want 1", r.Op, r.Shmfs)
+		}
+	}
+	checkBenchCleanedUp(t)
+}
+
+// TestBenchQuickTable checks the table: a header and a line for every
+// operation.
+func TestBenchQuickTable(t *testing.T) {
+	out, err := runCmd(t, nil, shmfsBin, "bench", "--quick", "--runs", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "operation") || !strings.Contains(out, "ratio") {
+		t.Errorf("no table header in:\n%s", out)
+	}
+	for _, want := range benchRows {
+		if !strings.Contains(out, "\n"+want.op) {
+			t.Errorf("no line for %q in:\n%s", want.op, out)
+		}
+	}
+	checkBenchCleanedUp(t)
+}
+
+// TestBenchRounds checks that --rounds finds the requests that no cache
+// can remove: an attach cycle opens the segment, a create creates it.
+func TestBenchRounds(t *testing.T) {
+	out, err := runCmd(t, nil, shmfsBin, "bench", "--rounds", "--json", "--only", "attach,create")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Section  string             `json:"section"`
+		Requests map[string]float64 `json:"by_opcode"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("bench --rounds --json is not JSON: %v\n%s", err, out)
+	}
+	want := map[string]string{"attach cycle": "OPEN", "create+size 4 KiB+close": "CREATE", "unlink": "UNLINK"}
+	for _, r := range rows {
+		if op, ok := want[r.Section]; ok {
+			if n := r.Requests[op]; n < 0.9 || n > 1.1 {
+				t.Errorf("%s: %v %s requests per iteration, want 1 (%v)", r.Section, n, op, r.Requests)
+			}
+			delete(want, r.Section)
+		}
+	}
+	for s := range want {
+		t.Errorf("no section %q in %s", s, out)
+	}
+	checkBenchCleanedUp(t)
+}
+
+// checkBenchCleanedUp fails if a bench run left a mount, a /dev/shm
+// directory or a System V segment of its own behind.
+func checkBenchCleanedUp(t *testing.T) {
+	t.Helper()
+	mounts, _ := os.ReadFile("/proc/mounts")
+	if strings.Contains(string(mounts), "shmfs-bench-") {
+		t.Errorf("a bench mount is left:\n%s", mounts)
+	}
+	ents, _ := os.ReadDir("/dev/shm")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "shmfs-bench-") {
+			t.Errorf("/dev/shm/%s is left", e.Name())
+		}
+	}
+	segs, _ := os.ReadFile("/proc/sysvipc/shm")
+	for _, line := range strings.Split(string(segs), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		// The bench's keyed segments live at 0x5b000000 to 0x5bffffff.
+		if key, err := strconv.ParseInt(f[0], 10, 64); err == nil && key >= 0x5b000000 && key < 0x5c000000 {
+			t.Errorf("a bench segment is left: %s", line)
+		}
+	}
+}
