@@ -44,7 +44,7 @@ func (n *limitNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.Set
 }
 
 func (n *limitNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && callerCred(ctx).UID != 0 {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && !nsmodel.MayWriteLimits(callerCred(ctx)) {
 		return nil, 0, syscall.EACCES
 	}
 	l := n.ns.Limits()

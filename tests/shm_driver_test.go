@@ -29,8 +29,9 @@ import (
 //	peek SLOT OFF LEN            ok TEXT (NUL shown as '.')
 //	touch SLOT NPAGES            store one byte in each of the first NPAGES pages
 //	unlink PATH | mkdir PATH | rmdir PATH | chmod PATH MODE | chown PATH UID GID | truncate PATH N
-//	write PATH TEXT              open O_WRONLY, one write(2), close
+//	write PATH TEXT              open O_WRONLY, one write(2), close: ok BYTES
 //	ctl PATH TEXT                open O_RDWR, write(2) TEXT, read back: ok RESULT
+//	                             (in TEXT, \n stands for a newline, \t for a tab)
 //	cat PATH                     ok CONTENT (newlines shown as '|')
 //	exit
 type driver struct {
@@ -76,6 +77,18 @@ static void show(const char *p, size_t n) {
 
 static int addmap(char *p, size_t n) { maps[nmaps] = p; lens[nmaps] = n; return nmaps++; }
 
+/* unescape turns the two characters \n into a newline, \t into a tab, in place. */
+static char *unescape(char *s) {
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] == 'n') { *w++ = '\n'; r++; }
+		else if (r[0] == '\\' && r[1] == 't') { *w++ = '\t'; r++; }
+		else *w++ = *r;
+	}
+	*w = 0;
+	return s;
+}
+
 int main(void) {
 	static char line[65536], buf[65536];
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -87,16 +100,17 @@ int main(void) {
 		if (!strcmp(op, "pid")) { printf("ok %d\n", getpid()); continue; }
 		if (!strcmp(op, "exit")) return 0;
 		if (!strcmp(op, "write") || !strcmp(op, "ctl")) {
-			const char *text = rest ? rest : "";
+			const char *text = rest ? unescape(rest) : "";
 			int fd = open(a, !strcmp(op, "ctl") ? O_RDWR : O_WRONLY);
 			if (fd < 0) { fail(); continue; }
-			if (write(fd, text, strlen(text)) < 0) { fail(); close(fd); continue; }
+			ssize_t w = write(fd, text, strlen(text));
+			if (w < 0) { fail(); close(fd); continue; }
 			if (!strcmp(op, "ctl")) {
 				ssize_t n = pread(fd, buf, sizeof buf, 0);
 				if (n < 0) { fail(); close(fd); continue; }
 				if (n > 0 && buf[n-1] == '\n') n--;
 				show(buf, n);
-			} else okay();
+			} else printf("ok %zd\n", w);
 			close(fd);
 			continue;
 		}
@@ -328,7 +342,8 @@ func pythonBin() string {
 	return "python3"
 }
 
-// startDriver starts a driver of language lang ("c", "python" or "go"),
+// startDriver starts a driver of language lang ("c", "python" or "go",
+// or "c-ipcns" for the C driver in a new kernel IPC namespace),
 // as root when uid < 0, else as uid:gid with no supplementary groups.
 // The driver is ended with the test.
 func startDriver(t testing.TB, lang string, uid, gid int) *driver {
@@ -338,6 +353,10 @@ func startDriver(t testing.TB, lang string, uid, gid int) *driver {
 	switch lang {
 	case "c":
 		argv = []string{driverCBin}
+	case "c-ipcns":
+		// The C driver in an IPC namespace of its own: the kernel as
+		// the reference.
+		argv = []string{"unshare", "--ipc", driverCBin}
 	case "python":
 		argv = []string{pythonBin(), "-u", filepath.Join(workDir, "driver.py")}
 	case "go":

@@ -33,34 +33,32 @@ func mountCmd(args []string) (err error) {
 		}()
 	}
 	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
-	fl.Usage = func() {
-		fmt.Fprint(fl.Output(), `usage: shmfs mount [flags] MOUNTPOINT
+	const usage = `usage: shmfs mount [flags] MOUNTPOINT
 
 Mounts shmfs on MOUNTPOINT and serves it in the foreground until SIGINT,
 SIGTERM or an unmount, then exits 0. Prints one line when the mount is
 ready. A dead shmfs mount left on MOUNTPOINT is cleaned up first.
 
 flags:
-`)
-		fl.PrintDefaults()
-	}
+`
 	root := os.Geteuid() == 0
 	background := fl.Bool("background", false, "return once the mount is ready and leave the server running detached")
 	allowOther := fl.Bool("allow-other", root, "let other users use the mount (default true when run as root)")
 	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
 	debug := fl.Bool("debug", false, "log every FUSE request")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	operands, help, err := parseFlags(fl, usage, args)
+	if err != nil {
 		return fmt.Errorf("mount: %v", err)
 	}
-	if fl.NArg() != 1 {
+	if help {
+		return nil
+	}
+	if len(operands) != 1 {
 		return errors.New("mount: need exactly one MOUNTPOINT (see shmfs mount --help)")
 	}
-	dir, err := filepath.Abs(fl.Arg(0))
+	dir, err := filepath.Abs(operands[0])
 	if err != nil {
-		return fmt.Errorf("mount %s: %v", fl.Arg(0), err)
+		return fmt.Errorf("mount %s: %v", operands[0], err)
 	}
 	if *background {
 		return startBackground(args)
@@ -75,6 +73,10 @@ flags:
 			}
 		}
 	}
+	// Take signals from here on, so that one that comes while mounting
+	// still unmounts.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	m, err := fs.New(dir, nsmodel.NewModel(backing.New), fs.Config{
 		AllowOther:    *allowOther,
 		DirectMount:   root,
@@ -91,8 +93,6 @@ flags:
 		fmt.Println(ready)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-sig
 		if err := m.Unmount(); err != nil {

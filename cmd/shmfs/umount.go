@@ -16,30 +16,28 @@ import (
 
 func umountCmd(args []string) error {
 	fl := flag.NewFlagSet("umount", flag.ContinueOnError)
-	fl.Usage = func() {
-		fmt.Fprint(fl.Output(), `usage: shmfs umount [--lazy] MOUNTPOINT
+	const usage = `usage: shmfs umount [--lazy] MOUNTPOINT
 
 Unmounts shmfs. While segments are still open or mapped it names the pids
 that hold them and fails, unless --lazy, which detaches the mount now and
 lets it go when they are done.
 
 flags:
-`)
-		fl.PrintDefaults()
-	}
+`
 	lazy := fl.Bool("lazy", false, "detach now even while segments are open (MNT_DETACH)")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	operands, help, err := parseFlags(fl, usage, args)
+	if err != nil {
 		return fmt.Errorf("umount: %v", err)
 	}
-	if fl.NArg() != 1 {
+	if help {
+		return nil
+	}
+	if len(operands) != 1 {
 		return errors.New("umount: need exactly one MOUNTPOINT (see shmfs umount --help)")
 	}
-	dir, err := filepath.Abs(fl.Arg(0))
+	dir, err := filepath.Abs(operands[0])
 	if err != nil {
-		return fmt.Errorf("umount %s: %v", fl.Arg(0), err)
+		return fmt.Errorf("umount %s: %v", operands[0], err)
 	}
 	if ok, fstype := mountedOn(dir); !ok || !strings.Contains(fstype, "shmfs") {
 		return fmt.Errorf("umount %s: no shmfs is mounted there", dir)
@@ -57,7 +55,13 @@ flags:
 		}
 		out, err := exec.Command("fusermount3", append(fargs, dir)...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("umount %s: %s", dir, strings.TrimSpace(string(out)))
+			msg := strings.Join(strings.Fields(string(out)), " ")
+			if errors.Is(err, exec.ErrNotFound) {
+				msg = "not root and fusermount3 is not installed (install the fuse3 package, or run as root)"
+			} else if msg == "" {
+				msg = err.Error()
+			}
+			return fmt.Errorf("umount %s: %s", dir, msg)
 		}
 		return nil
 	}
