@@ -1,13 +1,136 @@
 package fs
 
 import (
+	"context"
+	"syscall"
+
 	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
-// newMsgDir makes MOUNT/<ns>/msg/, the message queue table; it is empty
-// until queues are served.
+// msgDirNode is MOUNT/<ns>/msg/: the message queue id table, one file
+// per queue named by its key, and ctl. A name may carry receive and
+// framing options after a comma (msgname.go); such names are not listed.
+type msgDirNode struct {
+	gofs.Inode
+	m  *mountState
+	ns *nsmodel.Namespace
+}
+
+var (
+	_ = (gofs.NodeOnAdder)((*msgDirNode)(nil))
+	_ = (gofs.NodeGetattrer)((*msgDirNode)(nil))
+	_ = (gofs.NodeLookuper)((*msgDirNode)(nil))
+	_ = (gofs.NodeReaddirer)((*msgDirNode)(nil))
+	_ = (gofs.NodeCreater)((*msgDirNode)(nil))
+	_ = (gofs.NodeUnlinker)((*msgDirNode)(nil))
+)
+
+// newMsgDir makes MOUNT/<ns>/msg/.
 func newMsgDir(m *mountState, ns *nsmodel.Namespace) gofs.InodeEmbedder {
-	return &staticDir{}
+	return &msgDirNode{m: m, ns: ns}
+}
+
+func (d *msgDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	tableDirAttr(&out.Attr)
+	return 0
+}
+
+func (d *msgDirNode) OnAdd(ctx context.Context) {
+	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	d.AddChild(ctlName, ctl, false)
+}
+
+func (d *msgDirNode) queueInode(ctx context.Context, q *nsmodel.Msg, v msgView, out *fuse.EntryOut) *gofs.Inode {
+	n := &msgNode{t: d.ns.Msg, q: q, view: v}
+	n.fill(&out.Attr)
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+}
+
+// find resolves a file name, options and all, to the queue that has it
+// now: ENOENT for a name that no queue has, EINVAL for options that do
+// not parse.
+func (d *msgDirNode) find(name string) (*nsmodel.Msg, msgView, syscall.Errno) {
+	entry, v, err := parseMsgName(name)
+	if err != nil {
+		return nil, v, errno(err)
+	}
+	ref, err := nsmodel.ParseEntryName(entry)
+	if err != nil {
+		return nil, v, syscall.ENOENT
+	}
+	q, err := d.ns.Msg.Lookup(ref)
+	if err != nil || d.ns.Msg.Stat(q).Name != entry {
+		// private.<id> of a queue that has a key is not its name.
+		return nil, v, syscall.ENOENT
+	}
+	return q, v, 0
+}
+
+func (d *msgDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == ctlName {
+		out.Mode = syscall.S_IFREG | 0o666
+		return d.GetChild(ctlName), 0
+	}
+	q, v, e := d.find(name)
+	if e != 0 {
+		return nil, e
+	}
+	return d.queueInode(ctx, q, v, out), 0
+}
+
+func (d *msgDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	stats := d.ns.Msg.Stats()
+	ents := make([]fuse.DirEntry, 0, len(stats)+1)
+	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG})
+	for _, st := range stats {
+		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: st.Serial})
+	}
+	return gofs.NewListDirStream(ents), 0
+}
+
+// Create is open(O_CREAT) of a name that no queue has: msgget with
+// IPC_CREAT, and IPC_EXCL for O_EXCL. Options in the name apply to the
+// handle it returns, so `echo hi > msg/0x00000001,mtext` makes the queue
+// and sends.
+func (d *msgDirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	entry, v, err := parseMsgName(name)
+	if err != nil {
+		return nil, nil, 0, errno(err)
+	}
+	ref, err := nsmodel.ParseEntryName(entry)
+	if err != nil || ref.ByID {
+		return nil, nil, 0, syscall.EINVAL
+	}
+	c := callerCred(ctx)
+	q, err := d.ns.Msg.Open(c, nsmodel.MsgGet{
+		Key:    ref.Key,
+		Mode:   mode & nsmodel.ModePerm,
+		Create: true,
+		Excl:   flags&syscall.O_EXCL != 0,
+		Access: accessOf(flags),
+	})
+	if err != nil {
+		return nil, nil, 0, errno(err)
+	}
+	ch := d.queueInode(ctx, q, v, out)
+	return ch, newMsgHandle(q, v, flags), msgOpenFlags, 0
+}
+
+// Unlink is IPC_RMID. A name with options is a way to open a queue, not
+// a name of it, and cannot be removed.
+func (d *msgDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	if name == ctlName {
+		return syscall.EPERM
+	}
+	q, v, e := d.find(name)
+	if e != 0 {
+		return e
+	}
+	if v.spec != "" {
+		return syscall.EPERM
+	}
+	return errno(d.ns.Msg.Remove(callerCred(ctx), q))
 }

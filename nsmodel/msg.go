@@ -57,6 +57,7 @@ type MsgStat struct {
 	Rtime  int64
 	Ctime  int64
 	Name   string
+	Serial uint64
 }
 
 // MsgTable is the message queue id table of a namespace.
@@ -235,6 +236,7 @@ func (q *Msg) stat() MsgStat {
 		Rtime:  q.rtime,
 		Ctime:  q.ctime,
 		Name:   EntryName(&q.Perm),
+		Serial: q.serial,
 	}
 }
 

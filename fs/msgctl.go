@@ -1,0 +1,82 @@
+package fs
+
+import (
+	"fmt"
+	"syscall"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// ctl runs a command written to msg/ctl:
+//
+//	IPC_RMID <object>
+//	IPC_SET <object> [uid=N] [gid=N] [mode=0NNN] [qbytes=N]
+//	IPC_CREAT key=<key>|key=IPC_PRIVATE [mode=0NNN] [IPC_EXCL]
+//
+// The result line is the queue's id and name.
+func (d *msgDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
+	t := d.ns.Msg
+	if cmd.op == "IPC_CREAT" {
+		return d.create(c, cmd)
+	}
+	ref, err := cmd.object()
+	if err != nil {
+		return "", err
+	}
+	var run func(q *nsmodel.Msg) error
+	switch cmd.op {
+	case "IPC_RMID":
+		run = func(q *nsmodel.Msg) error { return t.Remove(c, q) }
+	case "IPC_SET":
+		a, err := cmd.setAttr(true)
+		if err != nil {
+			return "", err
+		}
+		run = func(q *nsmodel.Msg) error { return t.Set(c, q, a) }
+	default:
+		return "", syscall.EINVAL
+	}
+	if err := cmd.done(); err != nil {
+		return "", err
+	}
+	q, err := t.Lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	st := t.Stat(q)
+	if err := run(q); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
+}
+
+// create is msgget(key, IPC_CREAT|mode[|IPC_EXCL]); the mode defaults to
+// 0600, as on shm/ctl.
+func (d *msgDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
+	keyText, ok := cmd.str("key")
+	if !ok {
+		return "", syscall.EINVAL
+	}
+	key, err := nsmodel.ParseKey(keyText)
+	if err != nil {
+		return "", err
+	}
+	mode, err := cmd.mode()
+	if err != nil {
+		return "", err
+	}
+	req := nsmodel.MsgGet{Key: key, Mode: 0o600, Create: true}
+	if mode != nil {
+		req.Mode = *mode
+	}
+	req.Excl = cmd.flag("IPC_EXCL")
+	if err := cmd.done(); err != nil {
+		return "", err
+	}
+	q, err := d.ns.Msg.Get(c, req)
+	if err != nil {
+		return "", err
+	}
+	st := d.ns.Msg.Stat(q)
+	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
+}

@@ -1,0 +1,92 @@
+package fs
+
+import (
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// msgView is how the handles of one name of a queue read and write it:
+// the msgtyp and flags that each read passes to msgrcv, and the framing.
+// The options follow the queue's name, separated by commas:
+//
+//	msg/0x0000162e,msgtyp=-5,MSG_NOERROR
+//
+//	msgtyp=N     msgrcv's msgtyp (default 0); the first index for MSG_COPY
+//	MSG_EXCEPT   MSG_NOERROR   MSG_COPY   IPC_NOWAIT    the msgrcv flags
+//	mtext        reads give, and writes take, the mtext alone
+//	mtype=N      the type an mtext write is sent with (default 1); implies mtext
+//
+// A name without options is the queue in struct msgbuf framing with
+// msgtyp 0. Names are parsed strictly: an unknown or repeated option, or
+// a number that does not parse, is EINVAL.
+type msgView struct {
+	typ   int64 // msgtyp
+	flags int   // nsmodel.MsgExcept, MsgNoError, MsgCopy, IPCNoWait
+	mtext bool
+	mtype int64
+	// spec is the options in a canonical form, "" for none.
+	spec string
+}
+
+// parseMsgName splits a name into the entry name and its view.
+func parseMsgName(name string) (string, msgView, error) {
+	v := msgView{mtype: 1}
+	entry, opts, ok := strings.Cut(name, ",")
+	if !ok {
+		return entry, v, nil
+	}
+	seen := map[string]bool{}
+	for _, o := range strings.Split(opts, ",") {
+		key, val, hasVal := strings.Cut(o, "=")
+		if seen[key] {
+			return "", v, syscall.EINVAL
+		}
+		seen[key] = true
+		var err error
+		switch {
+		case key == "msgtyp" && hasVal:
+			v.typ, err = strconv.ParseInt(val, 10, 64)
+		case key == "mtype" && hasVal:
+			v.mtype, err = strconv.ParseInt(val, 10, 64)
+			v.mtext = true
+		case hasVal:
+			return "", v, syscall.EINVAL
+		case key == "mtext":
+			v.mtext = true
+		case key == "MSG_EXCEPT":
+			v.flags |= nsmodel.MsgExcept
+		case key == "MSG_NOERROR":
+			v.flags |= nsmodel.MsgNoError
+		case key == "MSG_COPY":
+			v.flags |= nsmodel.MsgCopy
+		case key == "IPC_NOWAIT":
+			v.flags |= nsmodel.IPCNoWait
+		default:
+			return "", v, syscall.EINVAL
+		}
+		if err != nil {
+			return "", v, syscall.EINVAL
+		}
+	}
+	v.spec = strconv.FormatInt(v.typ, 10) + "," + strconv.Itoa(v.flags) + "," +
+		strconv.FormatBool(v.mtext) + "," + strconv.FormatInt(v.mtype, 10)
+	return entry, v, nil
+}
+
+// ino is the inode number of a name of queue serial: the queue's serial
+// for its own name; for a name with options, a hash of the options with
+// bit 62 set, clear of the serials (small) and of go-fuse's automatic
+// numbers (from 2^63), so that each way of opening a queue is one
+// inode however often it is looked up.
+func (v msgView) ino(serial uint64) uint64 {
+	if v.spec == "" {
+		return serial
+	}
+	h := fnv.New64a()
+	h.Write([]byte(strconv.FormatUint(serial, 10) + ":" + v.spec))
+	return h.Sum64()&(1<<62-1) | 1<<62
+}

@@ -1,0 +1,115 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// msgMaxText is the longest mtext this mount carries, whatever msgmax
+// says: one message must reach the server as one FUSE request, and the
+// kernel cuts a direct write into requests of at most max_write (1 MiB,
+// fs/mount.go) and of at most max_pages (256) pinned pages. 253 pages of
+// mtext stay within 256 pages however the buffer is aligned, even when
+// the mtype comes from a separate iovec that straddles two pages.
+const msgMaxText = 253 << 12
+
+// msgMaxWire is the longest struct msgbuf a write may carry.
+const msgMaxWire = nsmodel.MsgHdrSize + msgMaxText
+
+// msgBlksize is st_blksize of a queue: a power of two no smaller than any
+// message, so that a program that sizes its buffer by it (cat, stdio)
+// never gets E2BIG.
+const msgBlksize = 1 << 20
+
+// msgOpenFlags is how every queue handle is opened. Direct I/O brings
+// each read and write to the server whole; a stream has no offset, so
+// every read(2) and write(2) arrives at offset 0 and a request at any
+// other offset can only be the tail of one that the kernel cut; parallel
+// direct writes keep a writer blocked on a full queue from holding the
+// inode lock against the others (and their signals); no flush makes a
+// close cost no round trip.
+const msgOpenFlags = fuse.FOPEN_DIRECT_IO | fuse.FOPEN_STREAM | fuse.FOPEN_PARALLEL_DIRECT_WRITES | fuse.FOPEN_NOFLUSH
+
+// msgNode is a message queue, as its file or as one of the names with
+// options that open it in another way.
+type msgNode struct {
+	gofs.Inode
+	t    *nsmodel.MsgTable
+	q    *nsmodel.Msg
+	view msgView
+}
+
+var (
+	_ = (gofs.NodeGetattrer)((*msgNode)(nil))
+	_ = (gofs.NodeSetattrer)((*msgNode)(nil))
+	_ = (gofs.NodeOpener)((*msgNode)(nil))
+)
+
+// fill renders msqid_ds as a stat: atime is msg_rtime, mtime msg_stime,
+// ctime msg_ctime. The size is the longest write the file takes: the
+// kernel takes the inode lock for a direct write that reaches past the
+// size, so a smaller one would serialize the writers.
+func (n *msgNode) fill(a *fuse.Attr) {
+	st := n.t.Stat(n.q)
+	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
+	a.Size = msgMaxWire
+	if n.view.mtext {
+		a.Size = msgMaxText
+	}
+	a.Blksize = msgBlksize
+	a.Owner = fuse.Owner{Uid: st.UID, Gid: st.GID}
+	a.Nlink = 1
+	if st.Deleted {
+		a.Nlink = 0
+	}
+	a.Atime = uint64(st.Rtime)
+	a.Mtime = uint64(st.Stime)
+	a.Ctime = uint64(st.Ctime)
+	a.Ino = n.view.ino(st.Serial)
+}
+
+func (n *msgNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fill(&out.Attr)
+	return 0
+}
+
+// Setattr is chmod and chown (IPC_SET). A truncation to 0, as `>`
+// sends, and setting times, as touch does, change nothing; a queue has
+// no other size to set.
+func (n *msgNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if size, ok := in.GetSize(); ok && size != 0 {
+		return syscall.EINVAL
+	}
+	var a nsmodel.SetAttr
+	if m, ok := in.GetMode(); ok {
+		m &= nsmodel.ModePerm
+		a.Mode = &m
+	}
+	if uid, ok := in.GetUID(); ok {
+		a.UID = &uid
+	}
+	if gid, ok := in.GetGID(); ok {
+		a.GID = &gid
+	}
+	if a.Mode != nil || a.UID != nil || a.GID != nil {
+		if err := n.t.Set(callerCred(ctx), n.q, a); err != nil {
+			return errno(err)
+		}
+	}
+	n.fill(&out.Attr)
+	return 0
+}
+
+// Open checks the access mode as msgsnd (write) and msgrcv (read) would;
+// the handle keeps that right.
+func (n *msgNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if err := n.t.Access(callerCred(ctx), n.q, accessOf(flags)); err != nil {
+		return nil, 0, errno(err)
+	}
+	return newMsgHandle(n.q, n.view, flags), msgOpenFlags, 0
+}
