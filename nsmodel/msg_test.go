@@ -618,8 +618,12 @@ func TestMsgInterruptRace(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		out := make(chan recvResult, 1)
 		blockReceiver(t, ctx, q, 1, MsgRecv{BufSize: 100}, out)
+		sent := make(chan error, 1)
 		go cancel()
-		send(t, q, 1, fmt.Sprint(i))
+		go func() { sent <- q.Send(context.Background(), 1, msgbuf(1, fmt.Sprint(i)), IPCNoWait) }()
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
 		r := <-out
 		switch {
 		case r.err == nil:
