@@ -117,10 +117,30 @@ func (c *Cred) MemlockLimit() uint64 {
 		return c.memlock
 	}
 	var rl unix.Rlimit
-	if err := unix.Prlimit(int(c.PID), unix.RLIMIT_MEMLOCK, nil, &rl); err != nil {
+	if err := unix.Prlimit(int(c.PID), unix.RLIMIT_MEMLOCK, nil, &rl); err == nil {
+		return rl.Cur
+	}
+	// prlimit of another user's process needs CAP_SYS_RESOURCE, which
+	// a root server in a container often lacks; /proc/PID/limits is
+	// readable by all.
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", c.PID))
+	if err != nil {
 		return 0
 	}
-	return rl.Cur
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Max locked memory"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				return 0
+			}
+			if f[0] == "unlimited" {
+				return unix.RLIM_INFINITY
+			}
+			v, _ := strconv.ParseUint(f[0], 10, 64)
+			return v
+		}
+	}
+	return 0
 }
 
 // WithMemlock sets the RLIMIT_MEMLOCK of a fixed credential.
