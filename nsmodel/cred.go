@@ -23,6 +23,12 @@ const (
 // Supplementary groups and capabilities are read from /proc/<pid>/status
 // only when a decision needs them, so the common paths (owner or root
 // opening its own object) never touch /proc.
+//
+// Capabilities count only for a caller in the server's user namespace:
+// the kernel asks ns_capable(ns->user_ns, ...) of the user namespace
+// that owns the IPC namespace, and every shmfs namespace belongs to the
+// server's. The root of a container's user namespace has a full CapEff
+// that means nothing here.
 type Cred struct {
 	UID, GID uint32
 	PID      int32
@@ -72,6 +78,7 @@ func (c *Cred) load() {
 			return
 		}
 		defer f.Close()
+		ownUserNS := sameUserNS(c.PID)
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			line := sc.Text()
@@ -82,11 +89,21 @@ func (c *Cred) load() {
 						c.groups = append(c.groups, uint32(v))
 					}
 				}
-			case strings.HasPrefix(line, "CapEff:"):
+			case strings.HasPrefix(line, "CapEff:") && ownUserNS:
 				c.caps, _ = strconv.ParseUint(strings.TrimSpace(line[len("CapEff:"):]), 16, 64)
 			}
 		}
 	})
+}
+
+// sameUserNS reports whether process pid is in the server's user
+// namespace; when that cannot be told, it is not.
+func sameUserNS(pid int32) bool {
+	var theirs, ours unix.Stat_t
+	if unix.Stat(fmt.Sprintf("/proc/%d/ns/user", pid), &theirs) != nil || unix.Stat("/proc/self/ns/user", &ours) != nil {
+		return false
+	}
+	return theirs.Ino == ours.Ino && theirs.Dev == ours.Dev
 }
 
 // InGroup reports whether gid is the caller's effective or a supplementary

@@ -1,8 +1,11 @@
 package nsmodel_test
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -316,5 +319,38 @@ func TestOwnCred(t *testing.T) {
 	gone := nsmodel.NewCred(1234, 1234, 1<<30)
 	if gone.Capable(nsmodel.CapIPCOwner) || gone.InGroup(0) {
 		t.Errorf("a vanished non-root process has root's rights")
+	}
+}
+
+// TestCapsOfAnotherUserNamespace: the root of a user namespace of its own
+// has every capability there, and none over shmfs's objects.
+func TestCapsOfAnotherUserNamespace(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", "grep CapEff /proc/self/status; read x")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Skipf("unshare --user: %v", err)
+	}
+	defer cmd.Wait()
+	defer in.Close()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.Contains(line, "CapEff") || strings.HasSuffix(strings.TrimSpace(line), "0000000000000000") {
+		t.Skipf("no capabilities in a new user namespace here: %q, %v", line, err)
+	}
+	// As FUSE would present it: the uid mapped out of the namespace.
+	c := nsmodel.NewCred(uint32(os.Geteuid()), uint32(os.Getegid()), int32(cmd.Process.Pid))
+	for _, cp := range []uint{nsmodel.CapIPCOwner, nsmodel.CapSysAdmin, nsmodel.CapIPCLock} {
+		if c.Capable(cp) {
+			t.Errorf("capability %d of a child user namespace counts", cp)
+		}
+	}
+	if self := nsmodel.NewCred(0, 0, int32(os.Getpid())); os.Geteuid() == 0 && !self.Capable(nsmodel.CapIPCOwner) {
+		t.Errorf("the test's own root has no CAP_IPC_OWNER")
 	}
 }
