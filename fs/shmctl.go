@@ -46,10 +46,12 @@ func (d *shmDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The result names the object as it was named: IPC_RMID takes its
+	// key away.
+	st := t.Stat(s)
 	if err := run(s); err != nil {
 		return "", err
 	}
-	st := t.Stat(s)
 	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
 }
 

@@ -17,7 +17,8 @@ import (
 // line in, one line out ("ok ..." or "err ENAME"), so that a test can
 // step several processes through a scenario and look at the mount
 // between steps, with no sleeps. The C driver knows every command below;
-// the Python and Go drivers know map, poke, peek, touch, unmap and pid.
+// the Python and Go drivers know map, poke, peek, touch, unmap and pid,
+// and the Python one keeps one ctl handle open for ctlopen, ctlw, ctlr.
 //
 //	pid                          ok PID
 //	open PATH FLAGS [MODE]       FLAGS: r w rw, plus c (O_CREAT) x (O_EXCL) t (O_TRUNC); ok FD
@@ -33,6 +34,12 @@ import (
 //	ctl PATH TEXT                open O_RDWR, write(2) TEXT, read back: ok RESULT
 //	                             (in TEXT, \n stands for a newline, \t for a tab)
 //	cat PATH                     ok CONTENT (newlines shown as '|')
+//	ctlopen PATH                 (Python) open a ctl file O_RDWR and keep it
+//	ctlw TEXT                    (Python) os.write TEXT to it: ok RESULT read back
+//	                             by pread on the same handle, or err ENAME; \n and
+//	                             \0 in TEXT stand for a newline and a NUL
+//	ctlr                         (Python) read the result back again
+//	shmget KEY SIZE | shmrm ID   (C) the kernel's shmget(IPC_CREAT|0600), shmctl(IPC_RMID)
 //	exit
 type driver struct {
 	t    testing.TB
@@ -49,7 +56,9 @@ const driverC = `#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,6 +159,11 @@ int main(void) {
 			long pg = sysconf(_SC_PAGESIZE);
 			for (long i = 0; i < atol(b); i++) maps[atoi(a)][i * pg] = 1;
 			okay();
+		} else if (!strcmp(op, "shmget")) {
+			int id = shmget((key_t)strtoul(a, 0, 0), atoll(b), IPC_CREAT | 0600);
+			if (id < 0) fail(); else printf("ok %d\n", id);
+		} else if (!strcmp(op, "shmrm")) {
+			if (shmctl(atoi(a), IPC_RMID, 0)) fail(); else okay();
 		} else if (!strcmp(op, "unlink")) {
 			if (unlink(a)) fail(); else okay();
 		} else if (!strcmp(op, "mkdir")) {
@@ -208,6 +222,15 @@ for line in sys.stdin:
             for i in range(int(f[2])):
                 m[i * mmap.PAGESIZE] = 1
             out = "ok"
+        elif op == "ctlopen":
+            ctl = os.open(f[1], os.O_RDWR)
+            out = "ok"
+        elif op == "ctlw":
+            text = line.rstrip("\n").split(" ", 1)[1] if " " in line.rstrip("\n") else ""
+            os.write(ctl, text.replace("\\n", "\n").replace("\\0", "\0").encode())
+            out = "ok " + os.pread(ctl, 4096, 0).decode().rstrip("\n")
+        elif op == "ctlr":
+            out = "ok " + os.pread(ctl, 4096, 0).decode().rstrip("\n")
         elif op == "exit":
             break
         else:
