@@ -11,8 +11,8 @@ import (
 // PageSize is the unit of shmall and of rss accounting.
 var PageSize = uint64(os.Getpagesize())
 
-// pagesOf is the page count of size bytes, rounded up. size must be at
-// most math.MaxInt64, so it cannot overflow.
+// pagesOf is the page count of size bytes, rounded up; size must leave
+// room for the rounding (newseg refuses a size that does not, ENOSPC).
 func pagesOf(size uint64) uint64 { return (size + PageSize - 1) / PageSize }
 
 // Shm is struct shmid_kernel: one shared memory segment.
