@@ -356,3 +356,19 @@ func TestHugeTLB(t *testing.T) {
 		t.Errorf("locked huge page segment: mode %o", st.Mode)
 	}
 }
+
+// TestRemovedSegmentHoldsItsSlot: a segment waiting for its last detach
+// still counts against shmmni, as it stays in the kernel's id table.
+func TestRemovedSegmentHoldsItsSlot(t *testing.T) {
+	tab, ns, _ := shmTable(t)
+	setLimit(t, ns, "shmmni", "1")
+	s, err := tab.Open(owner(), nsmodel.ShmGet{Key: 0x42, Size: page, Mode: 0o600, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab.Remove(owner(), s)
+	_, err = tab.Get(owner(), nsmodel.ShmGet{Key: 0x42, Size: page, Mode: 0o600, Create: true})
+	wantErr(t, "create next to a removed, attached segment at shmmni 1", err, unix.ENOSPC)
+	tab.Detach(s, 1)
+	create(t, tab, owner(), 0x42, page, 0o600)
+}
