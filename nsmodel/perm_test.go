@@ -354,3 +354,30 @@ func TestCapsOfAnotherUserNamespace(t *testing.T) {
 		t.Errorf("the test's own root has no CAP_IPC_OWNER")
 	}
 }
+
+// TestMemlockOfAnotherUser: the RLIMIT_MEMLOCK of a caller running as
+// another user is read, whether or not the server may prlimit it.
+func TestMemlockOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run as another user")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("no setpriv")
+	}
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"sh", "-c", "ulimit -l 64 && echo ready && read x")
+	out, _ := cmd.StdoutPipe()
+	in, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer in.Close()
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("helper: %q, %v", line, err)
+	}
+	c := nsmodel.NewCred(65534, 65534, int32(cmd.Process.Pid))
+	if got := c.MemlockLimit(); got != 64<<10 {
+		t.Errorf("RLIMIT_MEMLOCK of a nobody process: %d, want %d", got, 64<<10)
+	}
+}
