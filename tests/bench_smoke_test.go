@@ -54,6 +54,10 @@ func TestBenchQuickJSON(t *testing.T) {
 		Machine struct{ CPU string }
 		Config  struct{ Runs int }
 		Rows    []benchResult `json:"rows"`
+		Floors  []struct {
+			Name string  `json:"name"`
+			Us   float64 `json:"us"`
+		} `json:"floors"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench --json is not JSON: %v\n%s", err, out)
@@ -94,6 +98,20 @@ func TestBenchQuickJSON(t *testing.T) {
 			t.Errorf("%s: %v descriptors per segment, want 1", r.Op, r.Shmfs)
 		}
 	}
+	for _, want := range []string{"minimal C server, client and server on one CPU", "shmfs (go-fuse), client and server on one CPU", "backing file register"} {
+		found := false
+		for _, f := range rep.Floors {
+			if strings.Contains(f.Name, want) {
+				found = true
+				if !(f.Us > 0) {
+					t.Errorf("floor %q: %v µs", f.Name, f.Us)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no floor %q in %s", want, out)
+		}
+	}
 	checkBenchCleanedUp(t)
 }
 
@@ -104,7 +122,7 @@ func TestBenchQuickTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "operation") || !strings.Contains(out, "ratio") {
+	if !strings.Contains(out, "operation") || !strings.Contains(out, "ratio") || !strings.Contains(out, "\nfloors:") {
 		t.Errorf("no table header in:\n%s", out)
 	}
 	for _, want := range benchRows {
@@ -149,7 +167,7 @@ func TestBenchRounds(t *testing.T) {
 func checkBenchCleanedUp(t *testing.T) {
 	t.Helper()
 	mounts, _ := os.ReadFile("/proc/mounts")
-	if strings.Contains(string(mounts), "shmfs-bench-") {
+	if strings.Contains(string(mounts), "shmfs-bench-") || strings.Contains(string(mounts), "benchfloor") {
 		t.Errorf("a bench mount is left:\n%s", mounts)
 	}
 	ents, _ := os.ReadDir("/dev/shm")

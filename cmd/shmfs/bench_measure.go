@@ -33,6 +33,7 @@ type report struct {
 	Machine machineInfo `json:"machine"`
 	Config  configInfo  `json:"config"`
 	Rows    []result    `json:"rows"`
+	Floors  []floor     `json:"floors,omitempty"`
 	Notes   []string    `json:"notes,omitempty"`
 	Seconds float64     `json:"seconds"`
 }
@@ -108,6 +109,12 @@ func (b *bench) measure() (*report, error) {
 		}
 	}
 	rep.Rows = append(rep.Rows, scaleRows...)
+	if b.cfg.want("floor") {
+		var err error
+		if rep.Floors, err = b.measureFloors(); err != nil {
+			return nil, fmt.Errorf("floor: %v", err)
+		}
+	}
 	rep.Notes = b.notes
 	rep.Machine.LoadEnd = loadavg()
 	rep.Seconds = time.Since(start).Seconds()

@@ -38,6 +38,14 @@ func (b *bench) print(rep *report) error {
 		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%s %s\t\n", r.Op, num(r.Shmfs), r.Unit, kern, r.KernelPath, ratio, r.Target, verdict)
 	}
 	tw.Flush()
+	if len(rep.Floors) > 0 {
+		fmt.Printf("\nfloors: what every FUSE server pays here (median of %d runs)\n", rep.Config.Runs)
+		tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+		for _, f := range rep.Floors {
+			fmt.Fprintf(tw, "%s\t%s µs\t\n", f.Name, num(f.Us))
+		}
+		tw.Flush()
+	}
 	fmt.Printf("\nload average %s at the start, %s at the end; %.0f s\n", m.LoadStart, m.LoadEnd, rep.Seconds)
 	for _, n := range rep.Notes {
 		fmt.Println("note:", n)

@@ -14,6 +14,8 @@
 // count the FUSE requests of the section.
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <linux/fuse.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -21,10 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -384,6 +390,165 @@ static void opLs(char **a, int argc)
 	printf("ns=%.0f\nentries=%ld\n", t, n);
 }
 
+// The floors: what any FUSE server pays, measured on a server that does
+// nothing else.
+
+static void pin(long cpu)
+{
+	cpu_set_t set;
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) < 0)
+		die("sched_setaffinity %ld", cpu);
+}
+
+static int fuseFd;
+
+static void fuseReply(struct fuse_in_header *in, int err, void *p, size_t n)
+{
+	struct fuse_out_header h = {.len = sizeof h + (err ? 0 : n), .error = err, .unique = in->unique};
+	struct iovec iov[2] = {{&h, sizeof h}, {p, err ? 0 : n}};
+	if (writev(fuseFd, iov, 2) < 0 && errno != ENOENT)
+		die("writev /dev/fuse");
+}
+
+static void fuseAttr(struct fuse_attr *a, uint64_t ino)
+{
+	memset(a, 0, sizeof *a);
+	a->ino = ino;
+	a->mode = ino == FUSE_ROOT_ID ? S_IFDIR | 0755 : S_IFREG | 0644;
+	a->nlink = 1;
+	a->size = PAGE;
+}
+
+// rawfuse MOUNTPOINT: a minimal single-threaded FUSE server with one file,
+// "f", whose attributes are never cached: every fstat of it is one
+// GETATTR round trip and nothing else. It serves until unmounted.
+static void opRawFuse(char **a, int argc)
+{
+	static char buf[FUSE_MIN_READ_BUFFER + (1 << 20)];
+	char opts[256];
+	fuseFd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fuseFd < 0)
+		die("open /dev/fuse");
+	snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0", fuseFd);
+	if (mount("benchfloor", a[0], "fuse.benchfloor", MS_NOSUID | MS_NODEV, opts) < 0)
+		die("mount %s", a[0]);
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		ssize_t n = read(fuseFd, buf, sizeof buf);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
+				continue;
+			exit(0); // ENODEV: unmounted
+		}
+		struct fuse_in_header *in = (void *)buf;
+		void *arg = buf + sizeof *in;
+		switch (in->opcode) {
+		case FUSE_INIT: {
+			struct fuse_init_in *ii = arg;
+			struct fuse_init_out o = {.major = FUSE_KERNEL_VERSION, .minor = FUSE_KERNEL_MINOR_VERSION,
+						  .max_readahead = ii->max_readahead, .max_write = PAGE,
+						  .max_background = 16, .congestion_threshold = 12};
+			fuseReply(in, 0, &o, sizeof o);
+			break;
+		}
+		case FUSE_LOOKUP: {
+			struct fuse_entry_out o = {0};
+			if (in->nodeid != FUSE_ROOT_ID || strcmp(arg, "f") != 0) {
+				fuseReply(in, -ENOENT, 0, 0);
+				break;
+			}
+			o.nodeid = 2;
+			fuseAttr(&o.attr, 2);
+			fuseReply(in, 0, &o, sizeof o);
+			break;
+		}
+		case FUSE_GETATTR: {
+			struct fuse_attr_out o = {0};
+			fuseAttr(&o.attr, in->nodeid);
+			fuseReply(in, 0, &o, sizeof o);
+			break;
+		}
+		case FUSE_OPEN:
+		case FUSE_OPENDIR: {
+			struct fuse_open_out o = {.fh = 1};
+			fuseReply(in, 0, &o, sizeof o);
+			break;
+		}
+		case FUSE_RELEASE:
+		case FUSE_RELEASEDIR:
+			fuseReply(in, 0, 0, 0);
+			break;
+		case FUSE_FORGET:
+		case FUSE_BATCH_FORGET:
+		case FUSE_INTERRUPT:
+			break;
+		default:
+			fuseReply(in, -ENOSYS, 0, 0);
+		}
+	}
+}
+
+// rtt PATH N CPU: N fstat()s of one open descriptor of an existing file,
+// pinned to CPU unless it is -1. Where attributes are not cached, each is
+// one FUSE round trip.
+static void opRtt(char **a, int argc)
+{
+	struct stat st;
+	long n = num(a[1]);
+	pin(strcmp(a[2], "-1") == 0 ? -1 : num(a[2]));
+	int fd = open(a[0], O_RDONLY);
+	if (fd < 0)
+		die("open %s", a[0]);
+	double t = begin("rtt");
+	for (long i = 0; i < n; i++)
+		if (fstat(fd, &st) < 0)
+			die("fstat %s", a[0]);
+	t = end("rtt", t, n);
+	close(fd);
+	printf("ns_per_op=%.1f\n", t / n);
+}
+
+// The passthrough ioctls of linux/fuse.h 7.40, which older headers lack.
+struct benchBackingMap {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define BENCH_BACKING_OPEN _IOW(229, 1, struct benchBackingMap)
+#define BENCH_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+// backing PID FD N: N registrations and unregistrations of a memfd as a
+// passthrough backing file on the /dev/fuse descriptor FD of server PID
+// (taken with pidfd_getfd): what a server pays per open and release when
+// it does not keep the backing file registered.
+static void opBacking(char **a, int argc)
+{
+	long n = num(a[2]);
+	int pfd = syscall(SYS_pidfd_open, (pid_t)num(a[0]), 0);
+	if (pfd < 0)
+		die("pidfd_open %s", a[0]);
+	int fd = syscall(SYS_pidfd_getfd, pfd, (int)num(a[1]), 0);
+	if (fd < 0)
+		die("pidfd_getfd %s %s", a[0], a[1]);
+	struct benchBackingMap m = {.fd = memfd_create("benchbacking", MFD_CLOEXEC)};
+	double t = nowNs();
+	for (long i = 0; i < n; i++) {
+		int id = ioctl(fd, BENCH_BACKING_OPEN, &m);
+		if (id < 0)
+			die("FUSE_DEV_IOC_BACKING_OPEN");
+		uint32_t u = id;
+		if (ioctl(fd, BENCH_BACKING_CLOSE, &u) < 0)
+			die("FUSE_DEV_IOC_BACKING_CLOSE");
+	}
+	t = nowNs() - t;
+	printf("ns_per_op=%.1f\n", t / n);
+}
+
 static const struct {
 	const char *name;
 	int args;
@@ -392,6 +557,7 @@ static const struct {
 	{"mmap", 3, opMmap},     {"touch", 2, opTouch}, {"rw", 4, opRW},
 	{"attach", 2, opAttach}, {"create", 3, opCreate}, {"remove", 3, opRemove},
 	{"stat", 2, opStat},     {"fstat", 2, opFstat}, {"ls", 1, opLs},
+	{"rawfuse", 1, opRawFuse}, {"rtt", 3, opRtt},   {"backing", 3, opBacking},
 };
 
 int main(int argc, char **argv)
