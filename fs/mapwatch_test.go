@@ -1,0 +1,66 @@
+package fs
+
+import (
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shmfs/shmfs/backing"
+	"github.com/shmfs/shmfs/nsmodel"
+)
+
+// TestHeldMaps: a released handle whose process still maps the pages
+// keeps its attach until the mapping goes; one with no mapping detaches
+// at once. The test process maps a segment's memfd itself and watches
+// for the memfd's own device and inode.
+func TestHeldMaps(t *testing.T) {
+	ns := nsmodel.NewModel(backing.New).Get(nsmodel.DefaultNamespace)
+	c := nsmodel.RootCred()
+	s, err := ns.Shm.Open(c, nsmodel.ShmGet{Key: 1, Size: 8192, Mode: 0o600, Create: true, Access: nsmodel.AccessRead | nsmodel.AccessWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Shm.Attach(c, s, nsmodel.AccessRead); err != nil {
+		t.Fatal(err)
+	}
+	nattch := func() uint64 { return ns.Shm.Stat(s).Nattch }
+	var st unix.Stat_t
+	if err := unix.Fstat(s.Fd(), &st); err != nil {
+		t.Fatal(err)
+	}
+	w := newHeldMaps(unix.Major(st.Dev), unix.Minor(st.Dev))
+	pid := int32(os.Getpid())
+
+	mem, err := unix.Mmap(s.Fd(), 0, 8192, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.release(ns.Shm, s, pid, st.Ino)
+	if nattch() != 2 {
+		t.Fatalf("a mapped handle's release detached: nattch %d", nattch())
+	}
+	// One mapping holds one attach: the second release detaches.
+	w.release(ns.Shm, s, pid, st.Ino)
+	if nattch() != 1 {
+		t.Fatalf("one mapping held two attaches: nattch %d", nattch())
+	}
+	w.settle()
+	if nattch() != 1 {
+		t.Fatalf("settle dropped a live mapping's attach: nattch %d", nattch())
+	}
+	if err := unix.Munmap(mem); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if nattch() != 0 {
+		t.Fatalf("after munmap: nattch %d", nattch())
+	}
+	if len(w.held) != 0 {
+		t.Fatalf("still held: %d", len(w.held))
+	}
+	// A process that is gone maps nothing.
+	if m := w.mappings(1 << 30); len(m) != 0 {
+		t.Fatalf("mappings of no process: %v", m)
+	}
+}
