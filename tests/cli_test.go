@@ -465,3 +465,54 @@ func TestCLIModeLine(t *testing.T) {
 		t.Fatal(errs)
 	}
 }
+
+// TestCLISignalWhileBusy: SIGTERM while a segment is mapped detaches the
+// mount at once; the mapping keeps working, and the server exits 0 when
+// its last user is gone.
+func TestCLISignalWhileBusy(t *testing.T) {
+	dir := newMountpoint(t)
+	cmd := exec.Command(shmfsBin, "mount", dir)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		l, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- l
+		done <- cmd.Wait()
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no ready line in 30s")
+	}
+	seg := dir + "/default/shm/0x00000bb5"
+	shOK(t, "truncate -s 4096 "+seg)
+	d := startDriver(t, "python", -1, -1)
+	m := d.ok("map %s 4096", seg)
+	d.ok("poke %s 0 busy", m)
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, "the mount to be detached", func() bool { return !isMounted(dir) })
+	if got := d.ok("peek %s 0 4", m); got != "busy" {
+		t.Errorf("mapping after SIGTERM reads %q", got)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("server exited while a mapping was alive: %v", err)
+	default:
+	}
+	d.stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("server exit: %v; stderr %q", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server still running 30s after its last user left")
+	}
+}
