@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -43,10 +44,20 @@ func (d *msgDirNode) OnAdd(ctx context.Context) {
 	d.AddChild(ctlName, ctl, false)
 }
 
+// msgGen numbers the inodes of queue names.
+var msgGen atomic.Uint64
+
+// queueInode makes a new inode for each lookup of a queue's name: same
+// st_ino, a new generation. The kernel holds an inode's lock for the
+// whole of a direct write, so a writer blocked on a full queue would hold
+// up every unlink, chmod, chown and O_TRUNC open of its inode, and those
+// wait for that lock without heeding signals. With an inode per lookup,
+// blocked writers hold only the inodes they opened. (The kernel, seeing a
+// new node for a cached name, looks it up once more.)
 func (d *msgDirNode) queueInode(ctx context.Context, q *nsmodel.Msg, v msgView, out *fuse.EntryOut) *gofs.Inode {
 	n := &msgNode{t: d.ns.Msg, q: q, view: v}
 	n.fill(&out.Attr)
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino, Gen: msgGen.Add(1)})
 }
 
 // find resolves a file name, options and all, to the queue that has it

@@ -80,8 +80,7 @@ func parseMsgName(name string) (string, msgView, error) {
 // ino is the inode number of a name of queue serial: the queue's serial
 // for its own name; for a name with options, a hash of the options with
 // bit 62 set, clear of the serials (small) and of go-fuse's automatic
-// numbers (from 2^63), so that each way of opening a queue is one
-// inode however often it is looked up.
+// numbers (from 2^63).
 func (v msgView) ino(serial uint64) uint64 {
 	if v.spec == "" {
 		return serial

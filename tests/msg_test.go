@@ -69,8 +69,8 @@ func msgByKey(t testing.TB, mnt string, key int32) *msgRow {
 	return nil
 }
 
-// fieldEnds is where each blank-separated field of a line ends.
-func fieldEnds(line string) []int {
+// msgFieldEnds is where each blank-separated field of a line ends.
+func msgFieldEnds(line string) []int {
 	var ends []int
 	for i := 0; i < len(line); i++ {
 		if line[i] != ' ' && (i+1 == len(line) || line[i+1] == ' ') {
@@ -80,9 +80,9 @@ func fieldEnds(line string) []int {
 	return ends
 }
 
-// ctlWrite writes one command to a ctl file and reads back its result
+// msgCtl writes one command to a ctl file and reads back its result
 // line; err is the errno of the write.
-func ctlWrite(t testing.TB, ctl, cmd string) (string, error) {
+func msgCtl(t testing.TB, ctl, cmd string) (string, error) {
 	t.Helper()
 	f, err := os.OpenFile(ctl, os.O_RDWR, 0)
 	if err != nil {
@@ -101,11 +101,11 @@ func ctlWrite(t testing.TB, ctl, cmd string) (string, error) {
 	return string(b[:n]), nil
 }
 
-const capSysResource = 24
+const msgCapSysResource = 24
 
-// hasCap reports whether the test runs with capability bit c, which
+// msgHasCap reports whether the test runs with capability bit c, which
 // decides some outcomes as it does in the kernel.
-func hasCap(t testing.TB, c uint) bool {
+func msgHasCap(t testing.TB, c uint) bool {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -187,7 +187,7 @@ func TestMsgMatchesKernel(t *testing.T) {
 	}
 	// Same layout: a field of the same width ends at the same column.
 	kf, of := strings.Fields(k.line), strings.Fields(o.line)
-	ke, oe := fieldEnds(k.line), fieldEnds(o.line)
+	ke, oe := msgFieldEnds(k.line), msgFieldEnds(o.line)
 	if len(ke) != len(oe) {
 		t.Fatalf("fields: kernel %q, shmfs %q", k.line, o.line)
 	}
@@ -282,7 +282,7 @@ func TestMsgShell(t *testing.T) {
 func TestMsgCtl(t *testing.T) {
 	mnt := mountShmfs(t)
 	ctl := filepath.Join(mnt, "default/msg/ctl")
-	res, err := ctlWrite(t, ctl, "IPC_CREAT key=0x42 mode=0640")
+	res, err := msgCtl(t, ctl, "IPC_CREAT key=0x42 mode=0640")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,10 +290,10 @@ func TestMsgCtl(t *testing.T) {
 	if r == nil || res != fmt.Sprintf("%d 0x00000042\n", r.ID) || r.Perms != 0o640 {
 		t.Fatalf("IPC_CREAT: %q, row %+v", res, r)
 	}
-	if res2, err := ctlWrite(t, ctl, "IPC_CREAT key=66"); err != nil || res2 != res {
+	if res2, err := msgCtl(t, ctl, "IPC_CREAT key=66"); err != nil || res2 != res {
 		t.Errorf("IPC_CREAT of the existing key in decimal: %q, %v", res2, err)
 	}
-	res, err = ctlWrite(t, ctl, "IPC_CREAT key=IPC_PRIVATE")
+	res, err = msgCtl(t, ctl, "IPC_CREAT key=IPC_PRIVATE")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestMsgCtl(t *testing.T) {
 		{"SHM_LOCK 0x42", syscall.EINVAL},
 		{"IPC_STAT 0x42", syscall.EINVAL},
 	} {
-		if _, err := ctlWrite(t, ctl, c.cmd); !errors.Is(err, c.want) {
+		if _, err := msgCtl(t, ctl, c.cmd); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.cmd, err, c.want)
 		}
 	}
@@ -332,7 +332,7 @@ func TestMsgCtl(t *testing.T) {
 		t.Errorf("refused commands changed the table:\n%v\n%v", table, after)
 	}
 
-	if _, err := ctlWrite(t, ctl, "IPC_SET 0x42 uid=65534 gid=65534 mode=0606 qbytes=100"); err != nil {
+	if _, err := msgCtl(t, ctl, "IPC_SET 0x42 uid=65534 gid=65534 mode=0606 qbytes=100"); err != nil {
 		t.Fatal(err)
 	}
 	r = msgByKey(t, mnt, 0x42)
@@ -345,10 +345,10 @@ func TestMsgCtl(t *testing.T) {
 	if err != nil || !strings.HasSuffix(out, "ok\nok\nEAGAIN\n") {
 		t.Errorf("sends into qbytes 100: %q, %v", out, err)
 	}
-	if _, err := ctlWrite(t, ctl, fmt.Sprintf("IPC_RMID id=%d", privID)); err != nil {
+	if _, err := msgCtl(t, ctl, fmt.Sprintf("IPC_RMID id=%d", privID)); err != nil {
 		t.Error(err)
 	}
-	if _, err := ctlWrite(t, ctl, "IPC_RMID 0x42"); err != nil {
+	if _, err := msgCtl(t, ctl, "IPC_RMID 0x42"); err != nil {
 		t.Error(err)
 	}
 	if rows := msgTable(t, mnt); len(rows) != 0 {
@@ -361,7 +361,7 @@ func TestMsgPermissions(t *testing.T) {
 	dir := filepath.Join(mnt, "default/msg")
 	ctl := filepath.Join(dir, "ctl")
 	q := filepath.Join(dir, "0x00000051")
-	if _, err := ctlWrite(t, ctl, "IPC_CREAT key=0x51 mode=0600"); err != nil {
+	if _, err := msgCtl(t, ctl, "IPC_CREAT key=0x51 mode=0600"); err != nil {
 		t.Fatal(err)
 	}
 	shOK(t, "echo secret > "+q+",mtext")
@@ -407,9 +407,9 @@ func TestMsgPermissions(t *testing.T) {
 	mnb := strings.TrimSpace(shOK(t, "cat "+filepath.Join(mnt, "default/limits/msgmnb")))
 	refused(fmt.Sprintf("env echo IPC_SET 0x52 qbytes=%s1 > %s", mnb, ctl), "Operation not permitted")
 	// Root may raise it if it holds CAP_SYS_RESOURCE, as in the kernel.
-	_, err := ctlWrite(t, ctl, "IPC_SET 0x52 qbytes=100000")
-	if hasCap(t, capSysResource) != (err == nil) || (err != nil && !errors.Is(err, syscall.EPERM)) {
-		t.Errorf("root raising qbytes, CAP_SYS_RESOURCE %v: %v", hasCap(t, capSysResource), err)
+	_, err := msgCtl(t, ctl, "IPC_SET 0x52 qbytes=100000")
+	if msgHasCap(t, msgCapSysResource) != (err == nil) || (err != nil && !errors.Is(err, syscall.EPERM)) {
+		t.Errorf("root raising qbytes, CAP_SYS_RESOURCE %v: %v", msgHasCap(t, msgCapSysResource), err)
 	}
 	refused("env echo IPC_SET 0x52 qbytes=100000 > "+ctl, "Operation not permitted")
 	r := msgByKey(t, mnt, 0x52)
@@ -436,7 +436,7 @@ func TestMsgLimits(t *testing.T) {
 	if _, err := sh(t, "echo x > "+filepath.Join(mnt, "default/msg/0x00000062,mtext")); err == nil || !strings.Contains(err.Error(), "No space left on device") {
 		t.Errorf("create past msgmni: %v", err)
 	}
-	if _, err := ctlWrite(t, filepath.Join(mnt, "default/msg/ctl"), "IPC_CREAT key=IPC_PRIVATE"); !errors.Is(err, syscall.ENOSPC) {
+	if _, err := msgCtl(t, filepath.Join(mnt, "default/msg/ctl"), "IPC_CREAT key=IPC_PRIVATE"); !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("IPC_CREAT past msgmni: %v", err)
 	}
 }

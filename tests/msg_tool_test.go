@@ -288,9 +288,9 @@ func msgTool(t testing.TB) string {
 	return msgToolBin
 }
 
-// proc is a program started in the background, whose output lines can
+// msgProc is a program started in the background, whose output lines can
 // be waited for one by one.
-type proc struct {
+type msgProc struct {
 	t     testing.TB
 	cmd   *exec.Cmd
 	lines chan string
@@ -300,12 +300,12 @@ type proc struct {
 	err    error
 }
 
-// start runs a program in the background; it is killed when the test
+// msgStart runs a program in the background; it is killed when the test
 // ends, if it has not ended.
-func start(t testing.TB, name string, args ...string) *proc {
+func msgStart(t testing.TB, name string, args ...string) *msgProc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	p := &proc{t: t, lines: make(chan string, 1000), exited: make(chan struct{})}
+	p := &msgProc{t: t, lines: make(chan string, 1000), exited: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, name, args...)
 	p.cmd.Stderr = &p.errb
 	out, err := p.cmd.StdoutPipe()
@@ -333,7 +333,7 @@ func start(t testing.TB, name string, args ...string) *proc {
 }
 
 // line waits for the next line of output.
-func (p *proc) line() string {
+func (p *msgProc) line() string {
 	p.t.Helper()
 	select {
 	case l, ok := <-p.lines:
@@ -349,7 +349,7 @@ func (p *proc) line() string {
 }
 
 // wait waits for the program to end and returns the rest of its output.
-func (p *proc) wait() []string {
+func (p *msgProc) wait() []string {
 	p.t.Helper()
 	var rest []string
 	for l := range p.lines {
@@ -364,12 +364,12 @@ func (p *proc) wait() []string {
 
 // blocked waits until the process sits in a FUSE request that the
 // server has not answered: a blocked msgsnd or msgrcv.
-func (p *proc) blocked() {
+func (p *msgProc) blocked() {
 	p.t.Helper()
-	waitBlocked(p.t, p.cmd.Process.Pid)
+	msgWaitBlocked(p.t, p.cmd.Process.Pid)
 }
 
-func waitBlocked(t testing.TB, pid int) {
+func msgWaitBlocked(t testing.TB, pid int) {
 	t.Helper()
 	wchan := filepath.Join("/proc", fmt.Sprint(pid), "wchan")
 	deadline := time.Now().Add(30 * time.Second)
