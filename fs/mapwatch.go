@@ -67,9 +67,10 @@ func (w *heldMaps) heldBy(pid int32, ino uint64) int {
 	return n
 }
 
-// settle ends the held attaches whose mappings are gone: a process keeps
-// as many as it still has mappings of the segment.
-func (w *heldMaps) settle() {
+// settle ends the held attaches of segment s (of every segment if s is
+// nil) whose mappings are gone: a process keeps as many as it still has
+// mappings of the segment.
+func (w *heldMaps) settle(s *nsmodel.Shm) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.held) == 0 {
@@ -79,6 +80,10 @@ func (w *heldMaps) settle() {
 	keep := w.held[:0]
 	var gone []heldAttach
 	for _, h := range w.held {
+		if s != nil && h.s != s {
+			keep = append(keep, h)
+			continue
+		}
 		m, ok := maps[h.pid]
 		if !ok {
 			m = w.mappings(h.pid)

@@ -45,14 +45,22 @@ func TestHeldMaps(t *testing.T) {
 	if nattch() != 1 {
 		t.Fatalf("one mapping held two attaches: nattch %d", nattch())
 	}
-	w.settle()
+	w.settle(nil)
 	if nattch() != 1 {
 		t.Fatalf("settle dropped a live mapping's attach: nattch %d", nattch())
+	}
+	other, err := ns.Shm.Open(c, nsmodel.ShmGet{Key: 2, Size: 4096, Mode: 0o600, Create: true, Access: nsmodel.AccessRead})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := unix.Munmap(mem); err != nil {
 		t.Fatal(err)
 	}
-	w.settle()
+	w.settle(other)
+	if nattch() != 1 {
+		t.Fatalf("settling another segment ended this one's attach: nattch %d", nattch())
+	}
+	w.settle(s)
 	if nattch() != 0 {
 		t.Fatalf("after munmap: nattch %d", nattch())
 	}

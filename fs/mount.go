@@ -44,7 +44,14 @@ type mountState struct {
 // it: attaches whose passthrough mapping has gone are ended.
 func (m *mountState) settle() {
 	if m.held != nil {
-		m.held.settle()
+		m.held.settle(nil)
+	}
+}
+
+// settleSeg is settle for one segment.
+func (m *mountState) settleSeg(s *nsmodel.Shm) {
+	if m.held != nil {
+		m.held.settle(s)
 	}
 }
 

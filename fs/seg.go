@@ -29,7 +29,7 @@ var (
 // fill renders shmid_ds as a stat: size is shm_segsz, atime shm_atim,
 // ctime shm_ctim, blocks the resident pages.
 func (n *segNode) fill(a *fuse.Attr) {
-	n.m.settle()
+	n.m.settleSeg(n.s)
 	st := n.t.Stat(n.s)
 	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
 	a.Size = st.Size
