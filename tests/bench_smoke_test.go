@@ -23,6 +23,8 @@ var benchRows = []struct {
 	{"unlink", []string{"/dev/shm", "shmctl(IPC_RMID)"}},
 	{"stat of a segment", []string{"/dev/shm", "shmctl(IPC_STAT)"}},
 	{"fstat of an open segment", []string{"/dev/shm"}},
+	{"msg round trip, 64 B", []string{"msgsnd/msgrcv"}},
+	{"msg one-way throughput, 64 B", []string{"msgsnd/msgrcv"}},
 	{"ls -l of 64 segments", []string{"/dev/shm"}},
 	{"ls -l of 256 segments", []string{"/dev/shm"}},
 	{"server memory per idle segment, 256", nil},
@@ -134,9 +136,10 @@ func TestBenchQuickTable(t *testing.T) {
 }
 
 // TestBenchRounds checks that --rounds finds the requests that no cache
-// can remove: an attach cycle opens the segment, a create creates it.
+// can remove: an attach cycle opens the segment, a create creates it, a
+// message is one write.
 func TestBenchRounds(t *testing.T) {
-	out, err := runCmd(t, nil, shmfsBin, "bench", "--rounds", "--json", "--only", "attach,create")
+	out, err := runCmd(t, nil, shmfsBin, "bench", "--rounds", "--json", "--only", "attach,create,msg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +150,7 @@ func TestBenchRounds(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatalf("bench --rounds --json is not JSON: %v\n%s", err, out)
 	}
-	want := map[string]string{"attach cycle": "OPEN", "create+size 4 KiB+close": "CREATE", "unlink": "UNLINK"}
+	want := map[string]string{"attach cycle": "OPEN", "create+size 4 KiB+close": "CREATE", "unlink": "UNLINK", "msg one-way": "WRITE"}
 	for _, r := range rows {
 		if op, ok := want[r.Section]; ok {
 			if n := r.Requests[op]; n < 0.9 || n > 1.1 {

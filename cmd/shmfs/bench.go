@@ -28,6 +28,8 @@ type benchConfig struct {
 	runs    int    // measurements of each side of each row; the median is shown
 	size    uint64 // bytes of the bandwidth and first-touch segments
 	attachN int    // attach cycles per measurement
+	msgRttN int    // message round trips per measurement
+	msgN    int    // messages of the one-way throughput measurement
 	createN int    // segments created and unlinked per measurement
 	statN   int    // stats per measurement
 	scale   []int  // table sizes of the scale measurements
@@ -95,17 +97,20 @@ flags:
 	}
 	cfg.size = uint64(*sizeMiB) << 20
 	cfg.attachN, cfg.createN, cfg.statN = 2000, 4096, 3000
+	cfg.msgRttN, cfg.msgN = 2000, 20000
 	cfg.scale = []int{4096, 32768}
 	if cfg.quick {
 		cfg.runs = min(cfg.runs, 2)
 		cfg.size = 8 << 20
 		cfg.attachN, cfg.createN, cfg.statN = 20, 32, 20
+		cfg.msgRttN, cfg.msgN = 20, 200
 		cfg.scale = []int{64, 256}
 	}
 	if cfg.rounds {
 		cfg.runs = 1
 		cfg.size = 16 << 20
 		cfg.attachN, cfg.createN, cfg.statN = 100, 100, 100
+		cfg.msgRttN, cfg.msgN = 100, 100
 		cfg.scale = []int{100}
 	}
 	if cfg.runs < 1 || cfg.size < 1<<20 {
@@ -298,14 +303,17 @@ func (b *bench) fitNofile() {
 
 // run runs the client and returns its key=value results.
 func (b *bench) run(env []string, args ...string) (map[string]float64, error) {
-	cmd := exec.CommandContext(b.ctx, b.client, args...)
+	// No measurement takes a minute; one that does is stuck.
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, b.client, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		if cmd.Process != nil {
-			removeKernelSegments(cmd.Process.Pid)
+			removeKernelLeftovers(cmd.Process.Pid)
 		}
 		if b.ctx.Err() != nil {
 			return nil, b.ctx.Err()

@@ -50,6 +50,7 @@ type unit struct {
 var (
 	gibps   = unit{"GiB/s", 1 << 30, true}
 	kfaults = unit{"k faults/s", 1e3, true}
+	kmsgs   = unit{"k msgs/s", 1e3, true}
 	usec    = unit{"µs", 1e3, false}
 	msec    = unit{"ms", 1e6, false}
 )
@@ -99,7 +100,7 @@ func (t target) met(x float64) bool {
 }
 
 func groupNames() []string {
-	return []string{"mmap", "touch", "rw", "attach", "create", "stat", "fstat", "scale", "floor"}
+	return []string{"mmap", "touch", "rw", "attach", "create", "stat", "fstat", "msg", "scale", "floor"}
 }
 
 func isGroup(g string) bool {
@@ -111,9 +112,8 @@ func isGroup(g string) bool {
 	return false
 }
 
-// groups are the timed operations of the issue, 1 to 6; the scale
-// measurements (9, and ls -l of 4096) are in bench_scale.go. Message
-// queues (7) and semaphores (8) belong here once their files work.
+// groups are the timed operations of the issue, 1 to 8; the scale
+// measurements (9, and ls -l of 4096) are in bench_scale.go.
 func (b *bench) groups() []group {
 	c := b.cfg
 	size := strconv.FormatUint(c.size, 10)
@@ -204,6 +204,22 @@ func (b *bench) groups() []group {
 			{op: "stat of a segment", metric: "ns_per_op", kernel: "IPC_STAT", path: "shmctl(IPC_STAT)", unit: usec},
 		},
 	}, {
+		name: "msg",
+		sides: []side{
+			{"shmfs", func(env []string) (map[string]float64, error) {
+				return b.runAll(env, []string{"msgrtt", b.msg(), n(int(b.fresh(2))), n(c.msgRttN)},
+					[]string{"msgtput", b.msg(), n(int(b.fresh(2))), n(c.msgN)})
+			}},
+			{"msgsnd/msgrcv", func(env []string) (map[string]float64, error) {
+				return b.runAll(env, []string{"msgrtt", "sysv", n(int(kernelKeys())), n(c.msgRttN)},
+					[]string{"msgtput", "sysv", n(int(kernelKeys())), n(c.msgN)})
+			}},
+		},
+		rows: []row{
+			{op: "msg round trip, 64 B (send, reply)", metric: "ns_per_op", kernel: "msgsnd/msgrcv", unit: usec},
+			{op: "msg one-way throughput, 64 B", metric: "msgs_per_s", kernel: "msgsnd/msgrcv", unit: kmsgs},
+		},
+	}, {
 		name: "fstat",
 		sides: []side{
 			{"shmfs", clp("fstat", shmPath, n(c.statN))},
@@ -231,9 +247,32 @@ func (b *bench) sysvCreate(env []string, n int) (map[string]float64, error) {
 		}
 		defer os.WriteFile(shmmniPath, old, 0)
 	}
-	// A random 4096-aligned block of keys, unlikely to be anyone's.
-	base := 0x5b000000 + rand.Uint32N(0x1000)*0x1000
-	return b.run(env, "create", "sysv", strconv.Itoa(int(base)), strconv.Itoa(n))
+	return b.run(env, "create", "sysv", strconv.Itoa(int(kernelKeys())), strconv.Itoa(n))
+}
+
+// kernelKeys is the first of 4096 keys for kernel objects: a random
+// block of the bench's range, unlikely to be anyone else's.
+func kernelKeys() uint32 { return benchKeyLo + rand.Uint32N(0x1000)*0x1000 }
+
+// The kernel objects of a run have keys in [benchKeyLo, benchKeyHi).
+const benchKeyLo, benchKeyHi = 0x5b000000, 0x5c000000
+
+// msg is the message queue table of the mount.
+func (b *bench) msg() string { return filepath.Join(b.mnt, "default", "msg") }
+
+// runAll runs several clients and merges their results.
+func (b *bench) runAll(env []string, runs ...[]string) (map[string]float64, error) {
+	all := map[string]float64{}
+	for _, args := range runs {
+		res, err := b.run(env, args...)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range res {
+			all[k] += v
+		}
+	}
+	return all, nil
 }
 
 // kernelShmCount is how many System V segments the kernel has now.
@@ -245,20 +284,36 @@ func kernelShmCount() int {
 	return max(strings.Count(string(data), "\n")-1, 0)
 }
 
-// removeKernelSegments removes the System V segments a client that
-// failed left behind (it created them, so its pid is their cpid).
-func removeKernelSegments(pid int) {
-	data, err := os.ReadFile("/proc/sysvipc/shm")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(data), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[4] != strconv.Itoa(pid) {
-			continue
-		}
-		if id, err := strconv.Atoi(f[1]); err == nil {
-			unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+// removeKernelLeftovers removes the kernel objects a client that failed
+// left behind: segments it created (its pid is their cpid), and queues
+// with keys of the bench's range.
+func removeKernelLeftovers(pid int) {
+	data, _ := os.ReadFile("/proc/sysvipc/shm")
+	for _, f := range sysvipcRows(data) {
+		if len(f) > 4 && f[4] == strconv.Itoa(pid) {
+			if id, err := strconv.Atoi(f[1]); err == nil {
+				unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+			}
 		}
 	}
+	data, _ = os.ReadFile("/proc/sysvipc/msg")
+	for _, f := range sysvipcRows(data) {
+		key, err1 := strconv.ParseInt(f[0], 10, 64)
+		id, err2 := strconv.Atoi(f[1])
+		if err1 == nil && err2 == nil && key >= benchKeyLo && key < benchKeyHi {
+			unix.Syscall(unix.SYS_MSGCTL, uintptr(id), uintptr(unix.IPC_RMID), 0)
+		}
+	}
+}
+
+// sysvipcRows splits a /proc/sysvipc table into the fields of its rows.
+func sysvipcRows(data []byte) [][]string {
+	var rows [][]string
+	lines := strings.Split(string(data), "\n")
+	for _, line := range lines[min(1, len(lines)):] {
+		if f := strings.Fields(line); len(f) >= 2 {
+			rows = append(rows, f)
+		}
+	}
+	return rows
 }

@@ -26,17 +26,19 @@ type roundsRow struct {
 }
 
 var sectionInfo = map[string][2]string{
-	"write":  {"mmap write pass", "pass"},
-	"read":   {"mmap read pass", "pass"},
-	"touch":  {"first touch", "page"},
-	"pwrite": {"pwrite 1 MiB", "call"},
-	"pread":  {"pread 1 MiB", "call"},
-	"attach": {"attach cycle", "cycle"},
-	"create": {"create+size 4 KiB+close", "segment"},
-	"unlink": {"unlink", "segment"},
-	"stat":   {"stat", "call"},
-	"fstat":  {"fstat", "call"},
-	"ls":     {"ls -l", "entry"},
+	"write":   {"mmap write pass", "pass"},
+	"read":    {"mmap read pass", "pass"},
+	"touch":   {"first touch", "page"},
+	"pwrite":  {"pwrite 1 MiB", "call"},
+	"pread":   {"pread 1 MiB", "call"},
+	"attach":  {"attach cycle", "cycle"},
+	"create":  {"create+size 4 KiB+close", "segment"},
+	"unlink":  {"unlink", "segment"},
+	"stat":    {"stat", "call"},
+	"fstat":   {"fstat", "call"},
+	"ls":      {"ls -l", "entry"},
+	"msgrtt":  {"msg round trip", "round trip"},
+	"msgtput": {"msg one-way", "message"},
 }
 
 // countRounds runs the shmfs side of every wanted group once, with few
@@ -83,7 +85,7 @@ func (b *bench) countRounds() ([]roundsRow, error) {
 	}
 	counts, backing := parseRounds(string(log))
 	var rows []roundsRow
-	for _, s := range []string{"write", "read", "touch", "pwrite", "pread", "attach", "create", "unlink", "stat", "fstat", "ls"} {
+	for _, s := range []string{"write", "read", "touch", "pwrite", "pread", "attach", "create", "unlink", "stat", "fstat", "msgrtt", "msgtput", "ls"} {
 		n := iters[s]
 		if n == 0 {
 			continue

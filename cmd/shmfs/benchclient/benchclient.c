@@ -14,6 +14,7 @@
 // count the FUSE requests of the section.
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <signal.h>
 #include <linux/fuse.h>
 #include <sched.h>
 #include <errno.h>
@@ -25,6 +26,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/shm.h>
@@ -390,6 +394,154 @@ static void opLs(char **a, int argc)
 	printf("ns=%.0f\nentries=%ld\n", t, n);
 }
 
+// A message queue: a file of a shmfs msg/ table (write = msgsnd, read =
+// msgrcv, in struct msgbuf framing) or a kernel queue.
+struct queue {
+	char path[4096];
+	int fd;
+	int id;
+};
+
+static void queueOpen(struct queue *q, const char *dir, long key, int create)
+{
+	q->fd = q->id = -1;
+	if (isSysv(dir)) {
+		q->id = msgget((key_t)key, create ? IPC_CREAT | IPC_EXCL | 0600 : 0);
+		if (q->id < 0)
+			die("msgget key 0x%08lx", key);
+		return;
+	}
+	name(q->path, sizeof q->path, dir, key);
+	q->fd = open(q->path, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600);
+	if (q->fd < 0)
+		die("open %s", q->path);
+}
+
+// A struct msgbuf: mtype, then the text.
+struct message {
+	long mtype;
+	char mtext[PAGE];
+};
+
+static void queueSend(struct queue *q, struct message *m, size_t len)
+{
+	if (q->id >= 0) {
+		if (msgsnd(q->id, m, len, 0) < 0)
+			die("msgsnd");
+		return;
+	}
+	if (write(q->fd, m, sizeof m->mtype + len) != (ssize_t)(sizeof m->mtype + len))
+		die("write %s", q->path);
+}
+
+static void queueRecv(struct queue *q, struct message *m, size_t len)
+{
+	if (q->id >= 0) {
+		if (msgrcv(q->id, m, len, 0, 0) != (ssize_t)len)
+			die("msgrcv");
+		return;
+	}
+	if (read(q->fd, m, sizeof m->mtype + len) != (ssize_t)(sizeof m->mtype + len))
+		die("read %s", q->path);
+}
+
+static void queueRemove(struct queue *q)
+{
+	if (q->id >= 0)
+		msgctl(q->id, IPC_RMID, NULL);
+	else if (unlink(q->path) < 0)
+		die("unlink %s", q->path);
+}
+
+// A peer is the second process of a two-process measurement: it opens
+// what it uses itself, and dies with its parent.
+static pid_t peer(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		errno = ECHILD;
+		die("the peer process failed");
+	}
+}
+
+#define MSGLEN 64
+
+// msgrtt DIR|sysv KEYBASE N: N round trips of a 64-byte message: sent on
+// one queue, and answered by the peer on another.
+static void opMsgRtt(char **a, int argc)
+{
+	long key = num(a[1]), n = num(a[2]);
+	struct queue req, rep;
+	static struct message m = {.mtype = 1};
+	queueOpen(&req, a[0], key, 1);
+	queueOpen(&rep, a[0], key + 1, 1);
+	pid_t pid = peer();
+	if (pid == 0) {
+		queueOpen(&req, a[0], key, 0);
+		queueOpen(&rep, a[0], key + 1, 0);
+		for (long i = 0; i < n + 1; i++) {
+			queueRecv(&req, &m, MSGLEN);
+			queueSend(&rep, &m, MSGLEN);
+		}
+		exit(0);
+	}
+	queueSend(&req, &m, MSGLEN); // both sides up and warm
+	queueRecv(&rep, &m, MSGLEN);
+	double t = begin("msgrtt");
+	for (long i = 0; i < n; i++) {
+		queueSend(&req, &m, MSGLEN);
+		queueRecv(&rep, &m, MSGLEN);
+	}
+	t = end("msgrtt", t, n);
+	reap(pid);
+	queueRemove(&req);
+	queueRemove(&rep);
+	printf("ns_per_op=%.1f\n", t / n);
+}
+
+// msgtput DIR|sysv KEYBASE N: N 64-byte messages one way, until the peer
+// says it has received the last.
+static void opMsgTput(char **a, int argc)
+{
+	long key = num(a[1]), n = num(a[2]);
+	struct queue data, done;
+	static struct message m = {.mtype = 1};
+	queueOpen(&data, a[0], key, 1);
+	queueOpen(&done, a[0], key + 1, 1);
+	pid_t pid = peer();
+	if (pid == 0) {
+		queueOpen(&data, a[0], key, 0);
+		queueOpen(&done, a[0], key + 1, 0);
+		queueRecv(&data, &m, MSGLEN);
+		queueSend(&done, &m, MSGLEN);
+		for (long i = 0; i < n; i++)
+			queueRecv(&data, &m, MSGLEN);
+		queueSend(&done, &m, MSGLEN);
+		exit(0);
+	}
+	queueSend(&data, &m, MSGLEN);
+	queueRecv(&done, &m, MSGLEN);
+	double t = begin("msgtput");
+	for (long i = 0; i < n; i++)
+		queueSend(&data, &m, MSGLEN);
+	queueRecv(&done, &m, MSGLEN);
+	t = end("msgtput", t, n);
+	reap(pid);
+	queueRemove(&data);
+	queueRemove(&done);
+	printf("msgs_per_s=%.0f\n", n / t * 1e9);
+}
+
 // The floors: what any FUSE server pays, measured on a server that does
 // nothing else.
 
@@ -558,6 +710,7 @@ static const struct {
 	{"attach", 2, opAttach}, {"create", 3, opCreate}, {"remove", 3, opRemove},
 	{"stat", 2, opStat},     {"fstat", 2, opFstat}, {"ls", 1, opLs},
 	{"rawfuse", 1, opRawFuse}, {"rtt", 3, opRtt},   {"backing", 3, opBacking},
+	{"msgrtt", 3, opMsgRtt},   {"msgtput", 3, opMsgTput},
 };
 
 int main(int argc, char **argv)
