@@ -53,9 +53,13 @@ func (n *ctlNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint
 type ctlHandle struct {
 	exec ctlExec
 
-	// mu protects last.
+	// mu protects last and base.
 	mu   sync.Mutex
 	last []byte
+	// base is the file offset just past the last command written: a
+	// read(2) that follows the write(2) on the same descriptor reads the
+	// result from there, as pread at offset 0 does.
+	base int64
 }
 
 var (
@@ -79,6 +83,7 @@ func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	}
 	h.mu.Lock()
 	h.last = []byte(res)
+	h.base = off + int64(len(data))
 	h.mu.Unlock()
 	return uint32(len(data)), 0
 }
@@ -86,6 +91,9 @@ func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 func (h *ctlHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if off >= h.base {
+		off -= h.base
+	}
 	if off >= int64(len(h.last)) {
 		return fuse.ReadResultData(nil), 0
 	}

@@ -191,6 +191,24 @@ func TestShmCtlShell(t *testing.T) {
 			t.Errorf("%s -c %q: %v, output %q, want one line with %q", c.shell, c.cmd, err, out, c.msg)
 		}
 	}
+	// The result is read back on the same descriptor, with no seek.
+	out := shOK(t, "exec 3<>"+ctl+"; echo 'IPC_CREAT key=0x43 size=1 mode=0600' >&3; cat <&3; echo 'IPC_SET 0x43 mode=0644' >&3; cat <&3")
+	if out != "1 0x00000043\n1 0x00000043\n" {
+		t.Errorf("results read back in sh: %q", out)
+	}
+	py := `import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+os.write(fd, b"IPC_RMID 0x43")
+print(os.read(fd, 100).decode(), end="")
+try:
+    os.write(fd, b"IPC_RMID 0x43")
+except OSError as e:
+    print(e.errno == 2)
+print(os.pread(fd, 100, 0).decode(), end="")
+`
+	if out, err := runCmd(t, nil, pythonBin(), "-c", py, ctl); err != nil || out != "1 0x00000043\nTrue\n1 0x00000043\n" {
+		t.Errorf("python read back: %q %v", out, err)
+	}
 	if out, err := exec.Command("bash", "-c", "echo 'IPC_RMID 0x42' > "+ctl).CombinedOutput(); err != nil || len(out) != 0 {
 		t.Errorf("a good command: %v %q", err, out)
 	}
