@@ -204,6 +204,15 @@ func (b *bench) groups() []group {
 			{op: "stat of a segment", metric: "ns_per_op", kernel: "IPC_STAT", path: "shmctl(IPC_STAT)", unit: usec},
 		},
 	}, {
+		name: "fstat",
+		sides: []side{
+			{"shmfs", clp("fstat", shmPath, n(c.statN))},
+			{"/dev/shm", clp("fstat", devPath, n(c.statN))},
+		},
+		rows: []row{
+			{op: "fstat of an open segment", metric: "ns_per_op", kernel: "/dev/shm", unit: usec},
+		},
+	}, {
 		name: "msg",
 		sides: []side{
 			{"shmfs", func(env []string) (map[string]float64, error) {
@@ -218,15 +227,6 @@ func (b *bench) groups() []group {
 		rows: []row{
 			{op: "msg round trip, 64 B (send, reply)", metric: "ns_per_op", kernel: "msgsnd/msgrcv", unit: usec},
 			{op: "msg one-way throughput, 64 B", metric: "msgs_per_s", kernel: "msgsnd/msgrcv", unit: kmsgs},
-		},
-	}, {
-		name: "fstat",
-		sides: []side{
-			{"shmfs", clp("fstat", shmPath, n(c.statN))},
-			{"/dev/shm", clp("fstat", devPath, n(c.statN))},
-		},
-		rows: []row{
-			{op: "fstat of an open segment", metric: "ns_per_op", kernel: "/dev/shm", unit: usec},
 		},
 	}}
 }
