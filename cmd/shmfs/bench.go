@@ -30,6 +30,7 @@ type benchConfig struct {
 	attachN int    // attach cycles per measurement
 	msgRttN int    // message round trips per measurement
 	msgN    int    // messages of the one-way throughput measurement
+	semN    int    // uncontended semop pairs per measurement
 	createN int    // segments created and unlinked per measurement
 	statN   int    // stats per measurement
 	scale   []int  // table sizes of the scale measurements
@@ -97,20 +98,20 @@ flags:
 	}
 	cfg.size = uint64(*sizeMiB) << 20
 	cfg.attachN, cfg.createN, cfg.statN = 2000, 4096, 3000
-	cfg.msgRttN, cfg.msgN = 2000, 20000
+	cfg.msgRttN, cfg.msgN, cfg.semN = 2000, 20000, 5000
 	cfg.scale = []int{4096, 32768}
 	if cfg.quick {
 		cfg.runs = min(cfg.runs, 2)
 		cfg.size = 8 << 20
 		cfg.attachN, cfg.createN, cfg.statN = 20, 32, 20
-		cfg.msgRttN, cfg.msgN = 20, 200
+		cfg.msgRttN, cfg.msgN, cfg.semN = 20, 200, 20
 		cfg.scale = []int{64, 256}
 	}
 	if cfg.rounds {
 		cfg.runs = 1
 		cfg.size = 16 << 20
 		cfg.attachN, cfg.createN, cfg.statN = 100, 100, 100
-		cfg.msgRttN, cfg.msgN = 100, 100
+		cfg.msgRttN, cfg.msgN, cfg.semN = 100, 100, 100
 		cfg.scale = []int{100}
 	}
 	if cfg.runs < 1 || cfg.size < 1<<20 {

@@ -80,12 +80,7 @@ func (b *bench) measure() (*report, error) {
 			return nil, err
 		}
 	}
-	var groups []group
-	for _, g := range b.groups() {
-		if b.cfg.want(g.name) {
-			groups = append(groups, g)
-		}
-	}
+	groups := b.wanted()
 	// samples[g][side][run] is one client's results.
 	samples := make([]map[string][]map[string]float64, len(groups))
 	for i := range samples {

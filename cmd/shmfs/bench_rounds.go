@@ -39,6 +39,8 @@ var sectionInfo = map[string][2]string{
 	"ls":      {"ls -l", "entry"},
 	"msgrtt":  {"msg round trip", "round trip"},
 	"msgtput": {"msg one-way", "message"},
+	"sempair": {"sem lock+unlock", "pair"},
+	"sempp":   {"sem ping-pong", "round trip"},
 }
 
 // countRounds runs the shmfs side of every wanted group once, with few
@@ -54,10 +56,7 @@ func (b *bench) countRounds() ([]roundsRow, error) {
 			}
 		}
 	}
-	for _, g := range b.groups() {
-		if !b.cfg.want(g.name) {
-			continue
-		}
+	for _, g := range b.wanted() {
 		res, err := g.sides[0].run(env)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", g.name, err)
@@ -85,7 +84,7 @@ func (b *bench) countRounds() ([]roundsRow, error) {
 	}
 	counts, backing := parseRounds(string(log))
 	var rows []roundsRow
-	for _, s := range []string{"write", "read", "touch", "pwrite", "pread", "attach", "create", "unlink", "stat", "fstat", "msgrtt", "msgtput", "ls"} {
+	for _, s := range []string{"write", "read", "touch", "pwrite", "pread", "attach", "create", "unlink", "stat", "fstat", "msgrtt", "msgtput", "sempair", "sempp", "ls"} {
 		n := iters[s]
 		if n == 0 {
 			continue

@@ -28,6 +28,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -542,6 +543,106 @@ static void opMsgTput(char **a, int argc)
 	printf("msgs_per_s=%.0f\n", n / t * 1e9);
 }
 
+// A semaphore set of one semaphore: a file of a shmfs sem/ table (a write
+// is one semop, in the binary form: struct shmfs_semop, then the sembufs)
+// or a kernel set.
+struct semset {
+	char path[4096];
+	int fd;
+	int id;
+};
+
+static void semsetOpen(struct semset *s, const char *dir, long key, int create)
+{
+	s->fd = s->id = -1;
+	if (isSysv(dir)) {
+		s->id = semget((key_t)key, 1, create ? IPC_CREAT | IPC_EXCL | 0600 : 0);
+		if (s->id < 0)
+			die("semget key 0x%08lx", key);
+		return;
+	}
+	name(s->path, sizeof s->path, dir, key);
+	s->fd = open(s->path, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600);
+	if (s->fd < 0)
+		die("open %s", s->path);
+}
+
+// semop of one operation on semaphore 0.
+static void semsetOp(struct semset *s, short op)
+{
+	struct sembuf b = {.sem_num = 0, .sem_op = op, .sem_flg = 0};
+	if (s->id >= 0) {
+		if (semop(s->id, &b, 1) < 0)
+			die("semop %d", op);
+		return;
+	}
+	struct {
+		char magic[4];
+		uint32_t flags;
+		int64_t sec, nsec;
+		struct sembuf sops[1];
+	} __attribute__((packed)) w = {.magic = {0, 'S', 'E', 'M'}, .sops = {b}};
+	if (write(s->fd, &w, sizeof w) != (ssize_t)sizeof w)
+		die("semop %d on %s", op, s->path);
+}
+
+static void semsetRemove(struct semset *s)
+{
+	if (s->id >= 0)
+		semctl(s->id, 0, IPC_RMID);
+	else if (unlink(s->path) < 0)
+		die("unlink %s", s->path);
+}
+
+// sempair DIR|sysv KEY N: N uncontended lock (-1) and unlock (+1) pairs.
+static void opSemPair(char **a, int argc)
+{
+	long n = num(a[2]);
+	struct semset s;
+	semsetOpen(&s, a[0], num(a[1]), 1);
+	semsetOp(&s, 1);
+	double t = begin("sempair");
+	for (long i = 0; i < n; i++) {
+		semsetOp(&s, -1);
+		semsetOp(&s, 1);
+	}
+	t = end("sempair", t, n);
+	semsetRemove(&s);
+	printf("pair_ns=%.1f\n", t / n);
+}
+
+// sempp DIR|sysv KEYBASE N: N ping-pongs between two processes: each
+// posts the other's set and waits on its own.
+static void opSemPingPong(char **a, int argc)
+{
+	long key = num(a[1]), n = num(a[2]);
+	struct semset ping, pong;
+	semsetOpen(&ping, a[0], key, 1);
+	semsetOpen(&pong, a[0], key + 1, 1);
+	pid_t pid = peer();
+	if (pid == 0) {
+		semsetOpen(&ping, a[0], key, 0);
+		semsetOpen(&pong, a[0], key + 1, 0);
+		for (long i = 0; i < n + 1; i++) {
+			semsetOp(&ping, -1);
+			semsetOp(&pong, 1);
+		}
+		exit(0);
+	}
+	semsetOp(&ping, 1); // both sides up and warm
+	semsetOp(&pong, -1);
+	double t = begin("sempp");
+	for (long i = 0; i < n; i++) {
+		semsetOp(&ping, 1);
+		semsetOp(&pong, -1);
+	}
+	t = end("sempp", t, n);
+	reap(pid);
+	semsetRemove(&ping);
+	semsetRemove(&pong);
+	printf("pp_ns=%.1f\n", t / n);
+}
+
 // The floors: what any FUSE server pays, measured on a server that does
 // nothing else.
 
@@ -711,6 +812,7 @@ static const struct {
 	{"stat", 2, opStat},     {"fstat", 2, opFstat}, {"ls", 1, opLs},
 	{"rawfuse", 1, opRawFuse}, {"rtt", 3, opRtt},   {"backing", 3, opBacking},
 	{"msgrtt", 3, opMsgRtt},   {"msgtput", 3, opMsgTput},
+	{"sempair", 3, opSemPair}, {"sempp", 3, opSemPingPong},
 };
 
 int main(int argc, char **argv)
