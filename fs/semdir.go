@@ -1,13 +1,132 @@
 package fs
 
 import (
+	"context"
+	"sync/atomic"
+	"syscall"
+
 	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
-// newSemDir makes MOUNT/<ns>/sem/, the semaphore set table; it is empty
-// until sets are served.
+// semDirNode is MOUNT/<ns>/sem/: the semaphore set id table, one file per
+// set named by its key, and ctl.
+type semDirNode struct {
+	gofs.Inode
+	m  *mountState
+	ns *nsmodel.Namespace
+}
+
+var (
+	_ = (gofs.NodeOnAdder)((*semDirNode)(nil))
+	_ = (gofs.NodeGetattrer)((*semDirNode)(nil))
+	_ = (gofs.NodeLookuper)((*semDirNode)(nil))
+	_ = (gofs.NodeReaddirer)((*semDirNode)(nil))
+	_ = (gofs.NodeCreater)((*semDirNode)(nil))
+	_ = (gofs.NodeUnlinker)((*semDirNode)(nil))
+)
+
+// newSemDir makes MOUNT/<ns>/sem/.
 func newSemDir(m *mountState, ns *nsmodel.Namespace) gofs.InodeEmbedder {
-	return &staticDir{}
+	return &semDirNode{m: m, ns: ns}
+}
+
+func (d *semDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	tableDirAttr(&out.Attr)
+	return 0
+}
+
+func (d *semDirNode) OnAdd(ctx context.Context) {
+	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	d.AddChild(ctlName, ctl, false)
+}
+
+// semGen numbers the inodes of sets.
+var semGen atomic.Uint64
+
+// setInode gives each lookup of a set an inode of its own: same inode
+// number, new generation, so a new node for the kernel. A process blocked
+// in semop holds its inode's lock (shared), and unlink, chmod, chown and
+// the truncation of `>` each take the lock of the inode they name; were
+// that the same inode, they would wait for the sleeper, which may be
+// waiting for them.
+func (d *semDirNode) setInode(ctx context.Context, s *nsmodel.Sem, out *fuse.EntryOut) *gofs.Inode {
+	n := &semNode{t: d.ns.Sem, s: s}
+	n.fill(&out.Attr)
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino, Gen: semGen.Add(1)})
+}
+
+// find resolves a file name to the set that has it now.
+func (d *semDirNode) find(name string) (*nsmodel.Sem, syscall.Errno) {
+	ref, err := nsmodel.ParseEntryName(name)
+	if err != nil {
+		return nil, syscall.ENOENT
+	}
+	s, err := d.ns.Sem.Lookup(ref)
+	if err != nil || s.Stat().Name != name {
+		// private.<id> of a set that has a key is not its name.
+		return nil, syscall.ENOENT
+	}
+	return s, 0
+}
+
+func (d *semDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == ctlName {
+		out.Mode = syscall.S_IFREG | 0o666
+		return d.GetChild(ctlName), 0
+	}
+	s, e := d.find(name)
+	if e != 0 {
+		return nil, e
+	}
+	return d.setInode(ctx, s, out), 0
+}
+
+func (d *semDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	stats := d.ns.Sem.Stats()
+	ents := make([]fuse.DirEntry, 0, len(stats)+1)
+	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG})
+	for _, st := range stats {
+		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: inoOf(st.Serial)})
+	}
+	return gofs.NewListDirStream(ents), 0
+}
+
+// Create is open(O_CREAT) of a key that has no set: semget(key, 1,
+// IPC_CREAT|mode), with IPC_EXCL for O_EXCL. An open cannot say how many
+// semaphores it wants, so the set is fresh: it has one, until its first
+// SETALL sets their number.
+func (d *semDirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	ref, err := nsmodel.ParseEntryName(name)
+	if err != nil || ref.ByID {
+		return nil, nil, 0, syscall.EINVAL
+	}
+	c := callerCred(ctx)
+	s, err := d.ns.Sem.Get(c, nsmodel.SemGet{
+		Key:    ref.Key,
+		Nsems:  1,
+		Mode:   mode & nsmodel.ModePerm,
+		Create: true,
+		Excl:   flags&syscall.O_EXCL != 0,
+		Access: semOpenAccess(flags),
+		Fresh:  true,
+	})
+	if err != nil {
+		return nil, nil, 0, errno(err)
+	}
+	return d.setInode(ctx, s, out), newSemHandle(s, c, flags), semOpenFlags, 0
+}
+
+// Unlink is IPC_RMID.
+func (d *semDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	if name == ctlName {
+		return syscall.EPERM
+	}
+	s, e := d.find(name)
+	if e != 0 {
+		return e
+	}
+	return errno(d.ns.Sem.Remove(callerCred(ctx), s))
 }

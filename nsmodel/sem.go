@@ -60,10 +60,11 @@ func (s *Sem) Serial() uint64 { return s.serial }
 // SemStat is a snapshot of a set, as semctl(IPC_STAT) gives it.
 type SemStat struct {
 	Perm
-	Nsems int
-	Otime int64
-	Ctime int64
-	Name  string
+	Serial uint64
+	Nsems  int
+	Otime  int64
+	Ctime  int64
+	Name   string
 }
 
 // SemTable is the semaphore set id table of a namespace.
@@ -149,6 +150,17 @@ func (t *SemTable) newAry(c *Cred, req SemGet, lim Limits) (*Sem, error) {
 	return s, nil
 }
 
+// Access checks what an open of the set's file asks for, as ipcperms:
+// EIDRM once the set is removed.
+func (s *Sem) Access(c *Cred, access uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Deleted {
+		return unix.EIDRM
+	}
+	return s.Check(c, access)
+}
+
 // Lookup finds a set by key or id.
 func (t *SemTable) Lookup(ref Ref) (*Sem, error) {
 	t.mu.Lock()
@@ -212,7 +224,7 @@ func (s *Sem) Stat() SemStat {
 
 // stat reads the set. s.mu is held.
 func (s *Sem) stat() SemStat {
-	return SemStat{Perm: s.Perm, Nsems: len(s.sems), Otime: s.otime, Ctime: s.ctime, Name: EntryName(&s.Perm)}
+	return SemStat{Perm: s.Perm, Serial: s.serial, Nsems: len(s.sems), Otime: s.otime, Ctime: s.ctime, Name: EntryName(&s.Perm)}
 }
 
 // List returns the sets in the table, in id order.
