@@ -9,10 +9,12 @@ import (
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
-// callerCred is who made a request. Requests the kernel makes on its own
-// (pid 0) count as root.
+// callerCred is who made a request. Pid 0 is the kernel acting on its
+// own (writeback) but also any caller outside the server's pid
+// namespace, so it does not make root of a caller: the model then goes by
+// the uid alone.
 func callerCred(ctx context.Context) *nsmodel.Cred {
-	if c, ok := fuse.FromContext(ctx); ok && c.Pid != 0 {
+	if c, ok := fuse.FromContext(ctx); ok {
 		return nsmodel.NewCred(c.Uid, c.Gid, int32(c.Pid))
 	}
 	return nsmodel.RootCred()
