@@ -270,4 +270,3 @@ func semPython() string {
 	}
 	return "python3"
 }
-
