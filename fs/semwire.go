@@ -201,9 +201,9 @@ func parseSeconds(b []byte) (time.Duration, error) {
 	if neg {
 		b = b[1:]
 	}
-	whole, frac, _ := bytes.Cut(b, dot)
+	whole, frac, point := bytes.Cut(b, dot)
 	sec, ok := parseInt(whole, 0, math.MaxInt64)
-	if !ok || whole[0] == '+' || len(frac) > 9 {
+	if !ok || whole[0] == '+' || len(frac) > 9 || (point && len(frac) == 0) {
 		return 0, syscall.EINVAL
 	}
 	var nsec int64
