@@ -7,9 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SemUndoFlag is SEM_UNDO, the flag of an operation to be undone when
-// its holder goes (linux/sem.h); IPCNoWait makes it fail with EAGAIN
-// rather than wait.
+// SemUndoFlag is SEM_UNDO (linux/sem.h): the operation is undone when
+// its holder goes. The other flag of an operation is IPCNoWait.
 const SemUndoFlag = 0x1000
 
 // Sembuf is struct sembuf: one operation of a semop.
