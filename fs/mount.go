@@ -26,6 +26,9 @@ type Config struct {
 	// could pass it through to the memfd.
 	NoPassthrough bool
 	Debug         bool
+	// Isolate shows each caller that is not an administrator only the
+	// namespace bound to its kernel IPC namespace (docs/containers.md).
+	Isolate bool
 }
 
 // mountState is what every node of one mount shares.
@@ -102,7 +105,7 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		NullPermissions: true,
 		RootStableAttr:  &gofs.StableAttr{Ino: rootIno},
 	}
-	srv, err := gofs.Mount(dir, root, opts)
+	srv, err := mountTree(dir, root, opts, cfg.Isolate)
 	if err != nil {
 		return nil, err
 	}

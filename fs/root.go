@@ -10,13 +10,17 @@ import (
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
-// rootNode is MOUNT/: one directory per namespace.
+// rootNode is MOUNT/: one directory per namespace, and self. With
+// isolation, a caller that is not an administrator finds only its own
+// namespace here.
 type rootNode struct {
 	gofs.Inode
 	m *mountState
+	t *tenancy
 }
 
 var (
+	_ = (gofs.NodeOnAdder)((*rootNode)(nil))
 	_ = (gofs.NodeLookuper)((*rootNode)(nil))
 	_ = (gofs.NodeReaddirer)((*rootNode)(nil))
 	_ = (gofs.NodeMkdirer)((*rootNode)(nil))
@@ -24,39 +28,79 @@ var (
 	_ = (gofs.NodeGetattrer)((*rootNode)(nil))
 )
 
+func (r *rootNode) OnAdd(ctx context.Context) {
+	self := r.NewPersistentInode(ctx, &selfNode{t: r.t}, gofs.StableAttr{Mode: syscall.S_IFLNK})
+	r.AddChild(selfName, self, false)
+}
+
 func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	// Never cached: a stat of the mount point is how a dead server is
+	// noticed (ENOTCONN).
 	nsDirAttr(&out.Attr)
 	return 0
 }
 
 func (r *rootNode) nsInode(ctx context.Context, ns *nsmodel.Namespace, out *fuse.EntryOut) *gofs.Inode {
 	nsDirAttr(&out.Attr)
-	return r.NewInode(ctx, &nsNode{m: r.m, ns: ns}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
+	r.t.fixedEntry(out)
+	return r.NewInode(ctx, &nsNode{m: r.m, t: r.t, ns: ns}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
 }
 
 func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == selfName {
+		self := r.GetChild(selfName)
+		self.Operations().(*selfNode).fill(&out.Attr)
+		return self, 0
+	}
 	ns := r.m.model.Get(name)
-	if ns == nil {
+	if ns == nil || !r.t.sees(callerCred(ctx), ns) {
 		return nil, syscall.ENOENT
 	}
 	return r.nsInode(ctx, ns, out), 0
 }
 
+// Readdir lists the namespaces a caller may see, after ending those
+// whose kernel namespace has ended, so that a listing never shows a
+// namespace that is gone.
 func (r *rootNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	var ents []fuse.DirEntry
-	for _, name := range r.m.model.Names() {
-		if ns := r.m.model.Get(name); ns != nil {
-			ents = append(ents, fuse.DirEntry{Name: name, Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
+	r.t.reap()
+	var list []*nsmodel.Namespace
+	if c := callerCred(ctx); r.t.isolate && !r.m.model.IsAdmin(c) {
+		if own := r.t.own(c); own != nil {
+			list = append(list, own)
+		}
+	} else {
+		for _, name := range r.m.model.Names() {
+			if ns := r.m.model.Get(name); ns != nil {
+				list = append(list, ns)
+			}
 		}
 	}
+	ents := make([]fuse.DirEntry, 0, len(list)+1)
+	for _, ns := range list {
+		ents = append(ents, fuse.DirEntry{Name: ns.Name, Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
+	}
+	ents = append(ents, fuse.DirEntry{Name: selfName, Mode: syscall.S_IFLNK, Ino: r.GetChild(selfName).StableAttr().Ino})
 	return gofs.NewListDirStream(ents), 0
 }
 
-// Mkdir makes a namespace. Only root may, as only root may make an IPC
-// namespace (CAP_SYS_ADMIN).
+// mayManage reports whether c may make and remove namespaces: as only
+// root may make an IPC namespace (CAP_SYS_ADMIN), and with isolation
+// only an administrator, not root of a container.
+func (r *rootNode) mayManage(c *nsmodel.Cred) bool {
+	if r.t.isolate {
+		return r.m.model.IsAdmin(c)
+	}
+	return c.Capable(nsmodel.CapSysAdmin)
+}
+
+// Mkdir makes a namespace.
 func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if !callerCred(ctx).Capable(nsmodel.CapSysAdmin) {
+	if !r.mayManage(callerCred(ctx)) {
 		return nil, syscall.EPERM
+	}
+	if name == selfName {
+		return nil, syscall.EEXIST
 	}
 	ns, err := r.m.model.Create(name)
 	if err != nil {
@@ -65,9 +109,18 @@ func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fus
 	return r.nsInode(ctx, ns, out), 0
 }
 
+// Rmdir removes an empty, unbound namespace.
 func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno {
-	if !callerCred(ctx).Capable(nsmodel.CapSysAdmin) {
+	c := callerCred(ctx)
+	if !r.mayManage(c) {
+		// A tenant learns nothing of names it cannot see.
+		if ns := r.m.model.Get(name); r.t.isolate && (ns == nil || !r.t.sees(c, ns)) {
+			return syscall.ENOENT
+		}
 		return syscall.EPERM
+	}
+	if name == selfName {
+		return syscall.ENOTDIR
 	}
 	r.m.settle()
 	return errno(r.m.model.Remove(name))

@@ -18,6 +18,9 @@ type Namespace struct {
 	Sem *SemTable
 
 	model *Model
+	// bind is the kernel IPC namespace this one is bound to, or nil;
+	// protected by model.mu.
+	bind *binding
 
 	// mu protects limits.
 	mu     sync.Mutex
@@ -39,7 +42,7 @@ func (ns *Namespace) Limits() Limits {
 // proc_sys_permission consults no capability: euid 0 may write, anyone
 // else gets EACCES. Parse says what a write may hold.
 func (ns *Namespace) SetLimit(c *Cred, name, text string) error {
-	if !MayWriteLimits(c) {
+	if !ns.MayWriteLimits(c) {
 		return unix.EACCES
 	}
 	ns.mu.Lock()
@@ -56,6 +59,22 @@ func (ns *Namespace) SetLimit(c *Cred, name, text string) error {
 // msg* and sem: the caller's euid is root.
 func MayWriteLimits(c *Cred) bool { return c.UID == 0 }
 
+// MayWriteLimits is MayWriteLimits for this namespace. The limits of a
+// tenant's namespace (one bound to a kernel IPC namespace other than the
+// server's), and of every namespace of a model that takes limits as
+// quotas, are set by an administrator (IsAdmin) only: root inside a
+// container must not raise its own quota.
+func (ns *Namespace) MayWriteLimits(c *Cred) bool {
+	if !MayWriteLimits(c) {
+		return false
+	}
+	ns.model.initBindings()
+	ns.model.mu.Lock()
+	quota := ns.model.quotas || ns.tenant()
+	ns.model.mu.Unlock()
+	return !quota || ns.model.IsAdmin(c)
+}
+
 // Empty reports whether the namespace holds no object of any kind.
 func (ns *Namespace) Empty() bool {
 	return ns.Shm.InUse() == 0 && ns.Msg.InUse() == 0 && ns.Sem.InUse() == 0
@@ -68,9 +87,18 @@ type Model struct {
 	// Now is the clock for the *_time fields; tests may replace it.
 	Now func() int64
 
-	// mu protects namespaces.
+	// mu protects namespaces, bound, quotas and every namespace's bind.
 	mu         sync.Mutex
 	namespaces map[string]*Namespace
+	// bound maps each kernel IPC namespace that has a binding to its
+	// namespace.
+	bound map[KernelNS]*Namespace
+	// server is the server's own kernel IPC namespace, set once by
+	// initBindings.
+	server   KernelNS
+	bindOnce sync.Once
+	// quotas makes every namespace's limits an administrator's to set.
+	quotas bool
 
 	memlock memlock
 }
@@ -84,6 +112,7 @@ func NewModel(pages PageFactory) *Model {
 		NewPages:   pages,
 		Now:        func() int64 { return time.Now().Unix() },
 		namespaces: make(map[string]*Namespace),
+		bound:      make(map[KernelNS]*Namespace),
 	}
 	m.namespaces[DefaultNamespace] = m.newNamespace(DefaultNamespace)
 	return m
@@ -127,6 +156,14 @@ func (m *Model) Create(name string) (*Namespace, error) {
 	return ns, nil
 }
 
+// SetQuotas makes every namespace's limits quotas that only an
+// administrator sets (see Namespace.MayWriteLimits).
+func (m *Model) SetQuotas() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.quotas = true
+}
+
 // Get returns the namespace called name, or nil.
 func (m *Model) Get(name string) *Namespace {
 	m.mu.Lock()
@@ -147,7 +184,7 @@ func (m *Model) Names() []string {
 }
 
 // Remove deletes an empty namespace: ENOENT if there is none, EBUSY for
-// the default one, ENOTEMPTY while it holds objects. The emptiness check
+// the default one and for a bound one, ENOTEMPTY while it holds objects. The emptiness check
 // and the retirement of the three tables happen under all their locks at
 // once, so a create racing with the removal either lands first (and the
 // removal fails with ENOTEMPTY) or finds the tables retired (and fails
@@ -159,7 +196,7 @@ func (m *Model) Remove(name string) error {
 	if !ok {
 		return unix.ENOENT
 	}
-	if name == DefaultNamespace {
+	if name == DefaultNamespace || ns.bind != nil {
 		return unix.EBUSY
 	}
 	if !ns.retire() {

@@ -19,8 +19,8 @@ func TestTreeLayout(t *testing.T) {
 		return strings.Join(strings.Fields(shOK(t, "ls -A "+filepath.Join(mnt, dir))), " ")
 	}
 	for dir, want := range map[string]string{
-		"":                "default",
-		"default":         "limits msg sem shm sysvipc",
+		"":                "default self",
+		"default":         "ctl limits msg sem shm sysvipc",
 		"default/shm":     "ctl",
 		"default/sysvipc": "msg sem shm",
 		"default/limits":  "msgmax msgmnb msgmni sem shmall shmmax shmmni",
@@ -91,7 +91,7 @@ func TestTreeNamespaces(t *testing.T) {
 	for _, e := range got {
 		names = append(names, e.Name())
 	}
-	want := []string{"A-b_c.9", "a", "default", long, "tenant-1", "x.."}
+	want := []string{"A-b_c.9", "a", "default", long, "self", "tenant-1", "x.."}
 	sort.Strings(want)
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("namespaces %q, want %q", names, want)

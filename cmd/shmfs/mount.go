@@ -46,6 +46,7 @@ flags:
 	allowOther := fl.Bool("allow-other", root, "let other users use the mount (default true when run as root)")
 	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
 	debug := fl.Bool("debug", false, "log every FUSE request")
+	isolate := fl.Bool("isolate", false, "show each caller that is not root in the server's namespaces only the namespace of its own kernel IPC namespace (see docs/containers.md)")
 	operands, help, err := parseFlags(fl, usage, args)
 	if err != nil {
 		return fmt.Errorf("mount: %v", err)
@@ -82,6 +83,7 @@ flags:
 		DirectMount:   root,
 		NoPassthrough: *noPassthrough,
 		Debug:         *debug,
+		Isolate:       *isolate,
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
