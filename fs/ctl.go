@@ -21,6 +21,9 @@ type ctlExec func(c *nsmodel.Cred, cmd *ctlCmd) (string, error)
 type ctlNode struct {
 	gofs.Inode
 	exec ctlExec
+	// m, if set, is the mount whose name invalidations a command's
+	// result and the close wait for.
+	m *mountState
 }
 
 var (
@@ -31,6 +34,7 @@ var (
 
 func (n *ctlNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	fixedAttr(&out.Attr, syscall.S_IFREG|0o666)
+	out.SetTimeout(fixedTimeout)
 	return 0
 }
 
@@ -46,20 +50,31 @@ func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 }
 
 func (n *ctlNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	return &ctlHandle{exec: n.exec}, fuse.FOPEN_DIRECT_IO, 0
+	return &ctlHandle{exec: n.exec, inval: n.inval()}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (n *ctlNode) inval() *invalidator {
+	if n.m == nil {
+		return nil
+	}
+	return n.m.inval
 }
 
 // ctlHandle runs commands and keeps the result of the last one.
 type ctlHandle struct {
-	exec ctlExec
+	exec  ctlExec
+	inval *invalidator
 
-	// mu protects last and base.
+	// mu protects last, base and ticket.
 	mu   sync.Mutex
 	last []byte
 	// base is the file offset just past the last command written: a
 	// read(2) that follows the write(2) on the same descriptor reads the
 	// result from there, as pread at offset 0 does.
 	base int64
+	// ticket marks the names the last command dropped from the
+	// kernel's cache (cache.go).
+	ticket uint64
 }
 
 var (
@@ -68,9 +83,29 @@ var (
 	_ = (gofs.FileFlusher)((*ctlHandle)(nil))
 )
 
-// Flush answers ENOSYS, after which the kernel sends no more flushes on
-// the mount.
-func (h *ctlHandle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }
+// Flush, at every close, returns once the names that the handle's
+// commands made or removed are dropped from the kernel's cache, so that
+// `echo IPC_RMID 0x1 > ctl; ls` never lists the name. The write itself
+// cannot wait for that: it holds the ctl file's lock, and an unlink of
+// ctl holds the directory's lock that a name needs while it waits for
+// the ctl file's. Every other file of the mount is opened with
+// FOPEN_NOFLUSH, so no ENOSYS turns flushes off.
+func (h *ctlHandle) Flush(ctx context.Context) syscall.Errno {
+	h.settled()
+	return 0
+}
+
+// settled waits until the kernel's cache has dropped the names that the
+// last command changed.
+func (h *ctlHandle) settled() {
+	if h.inval == nil {
+		return
+	}
+	h.mu.Lock()
+	ticket := h.ticket
+	h.mu.Unlock()
+	h.inval.wait(ticket)
+}
 
 func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	cmd, err := parseCtl(data)
@@ -84,11 +119,17 @@ func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	h.mu.Lock()
 	h.last = []byte(res)
 	h.base = off + int64(len(data))
+	if h.inval != nil {
+		h.ticket = h.inval.mark()
+	}
 	h.mu.Unlock()
 	return uint32(len(data)), 0
 }
 
+// Read gives the result of the last command, once what it changed is
+// seen by every process.
 func (h *ctlHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.settled()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if off >= h.base {

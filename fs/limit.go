@@ -28,6 +28,7 @@ var (
 
 func (n *limitNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	fixedAttr(&out.Attr, syscall.S_IFREG|0o644)
+	out.SetTimeout(fixedTimeout)
 	return 0
 }
 
@@ -52,7 +53,7 @@ func (n *limitNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 	if err != nil {
 		return nil, 0, errno(err)
 	}
-	return &limitHandle{textHandle: textHandle{text: []byte(text)}, node: n}, fuse.FOPEN_DIRECT_IO, 0
+	return &limitHandle{textHandle: textHandle{text: []byte(text)}, node: n}, textOpenFlags, 0
 }
 
 type limitHandle struct {

@@ -16,8 +16,18 @@ import (
 // kernel releases the handle at the last close(2) even while the process
 // still maps the segment. Such an attach stays counted until the
 // process's /proc/<pid>/maps no longer shows the segment, as shm_close
-// would end it; the check runs whenever something is about to look at
-// nattch, so no one sees the difference.
+// would end it.
+//
+// A release only records the attach as held; the maps are read when
+// something is about to look at nattch or act on it (settle), once per
+// process however many of its attaches are held, so that an open and
+// close costs no read of the maps. No one sees the difference, with
+// three exceptions handled here: a removed (SHM_DEST) segment is settled
+// at each release, so its pages go with its last detach; the held
+// attaches of removed segments are settled before a create, which they
+// would otherwise hold an id and pages from; and the list is settled
+// whole when it has doubled, so it stays as long as the attaches that
+// are really held.
 //
 // Only the process that opened the segment is watched: a mapping
 // inherited by a child that outlives its parent's is not counted.
@@ -27,9 +37,11 @@ type heldMaps struct {
 	// inode number.
 	dev []byte
 
-	// mu protects held. It is taken before any table's lock.
+	// mu protects held and next. It is taken before any table's lock.
 	mu   sync.Mutex
 	held []heldAttach
+	// next is the length of held at which a release settles it whole.
+	next int
 }
 
 type heldAttach struct {
@@ -37,40 +49,70 @@ type heldAttach struct {
 	s   *nsmodel.Shm
 	pid int32
 	ino uint64
+	// removed: the segment is marked SHM_DEST.
+	removed bool
 }
+
+// heldBatch is how many releases may wait for a look at the maps beyond
+// the attaches found held at the last full settle.
+const heldBatch = 1024
 
 func newHeldMaps(major, minor uint32) *heldMaps {
-	return &heldMaps{dev: fmt.Appendf(nil, "%02x:%02x", major, minor)}
+	return &heldMaps{dev: fmt.Appendf(nil, "%02x:%02x", major, minor), next: heldBatch}
 }
 
-// release ends an attach whose handle the kernel released, unless the
-// process that made it still maps the segment.
+// release is told that the kernel released a handle of s opened by pid:
+// the attach ends when a look at pid's maps finds no mapping of s left
+// for it.
 func (w *heldMaps) release(t *nsmodel.ShmTable, s *nsmodel.Shm, pid int32, ino uint64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if pid > 0 && w.mappings(pid)[ino] > w.heldBy(pid, ino) {
-		w.held = append(w.held, heldAttach{t: t, s: s, pid: pid, ino: ino})
+	if pid <= 0 {
+		t.Detach(s, pid)
 		return
 	}
-	t.Detach(s, pid)
+	w.mu.Lock()
+	removed := t.Stat(s).Mode&nsmodel.ShmDest != 0
+	w.held = append(w.held, heldAttach{t: t, s: s, pid: pid, ino: ino, removed: removed})
+	full := len(w.held) >= w.next
+	w.mu.Unlock()
+	switch {
+	case removed:
+		w.settle(s)
+	case full:
+		w.settle(nil)
+	}
 }
 
-// heldBy counts the attaches already held for pid's mappings of ino.
-// w.mu is held.
-func (w *heldMaps) heldBy(pid int32, ino uint64) int {
-	n := 0
-	for _, h := range w.held {
-		if h.pid == pid && h.ino == ino {
-			n++
+// removed marks the held attaches of s, just removed, to be settled
+// before every create.
+func (w *heldMaps) removed(s *nsmodel.Shm) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.held {
+		if w.held[i].s == s {
+			w.held[i].removed = true
 		}
 	}
-	return n
 }
 
 // settle ends the held attaches of segment s (of every segment if s is
 // nil) whose mappings are gone: a process keeps as many as it still has
 // mappings of the segment.
 func (w *heldMaps) settle(s *nsmodel.Shm) {
+	w.settleWhere(func(h *heldAttach) bool { return s == nil || h.s == s })
+	if s == nil {
+		w.mu.Lock()
+		w.next = 2*len(w.held) + heldBatch
+		w.mu.Unlock()
+	}
+}
+
+// settleRemoved ends the held attaches of removed segments whose
+// mappings are gone.
+func (w *heldMaps) settleRemoved() {
+	w.settleWhere(func(h *heldAttach) bool { return h.removed })
+}
+
+func (w *heldMaps) settleWhere(match func(*heldAttach) bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.held) == 0 {
@@ -80,7 +122,7 @@ func (w *heldMaps) settle(s *nsmodel.Shm) {
 	keep := w.held[:0]
 	var gone []heldAttach
 	for _, h := range w.held {
-		if s != nil && h.s != s {
+		if !match(&h) {
 			keep = append(keep, h)
 			continue
 		}

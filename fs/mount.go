@@ -6,6 +6,8 @@ package fs
 import (
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,6 +43,15 @@ type mountState struct {
 	// held keeps the attaches of mappings that outlive their handle, which
 	// only passthrough has; nil otherwise.
 	held *heldMaps
+	// inval tells the kernel what changed behind its back.
+	inval *invalidator
+	// attrMu serializes the dropping of attributes that an attach
+	// changed, so that every open returns after it.
+	attrMu sync.Mutex
+	// queues are the inodes of each message queue that the kernel holds.
+	queues queueCaches
+	// nofileWarned is set once the descriptor warning has been printed.
+	nofileWarned atomic.Bool
 }
 
 // settle brings nattch up to date before something looks at it or acts on
@@ -55,6 +66,24 @@ func (m *mountState) settle() {
 func (m *mountState) settleSeg(s *nsmodel.Shm) {
 	if m.held != nil {
 		m.held.settle(s)
+	}
+}
+
+// settleRemoved ends the held attaches of removed segments whose mappings
+// have gone, so that each is destroyed, its id and pages given back,
+// before a new segment is counted against shmmni and shmall and given an
+// id.
+func (m *mountState) settleRemoved() {
+	if m.held != nil {
+		m.held.settleRemoved()
+	}
+}
+
+// removed tells the attach watch that s was removed: its held attaches
+// are from now on checked before every create.
+func (m *mountState) removed(s *nsmodel.Shm) {
+	if m.held != nil {
+		m.held.removed(s)
 	}
 }
 
@@ -86,7 +115,7 @@ type Mount struct {
 
 // New mounts model on dir and starts serving it.
 func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
-	st := &mountState{model: model}
+	st := &mountState{model: model, inval: newInvalidator()}
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{
@@ -98,7 +127,12 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 			Name:              "shmfs",
 			MaxWrite:          1 << 20,
 			Debug:             cfg.Debug,
+			// No extended attributes: the kernel then stops asking for
+			// security.capability before every write and truncate.
+			DisableXAttrs: true,
 		},
+		// Each node sets its own timeouts (cache.go); these only fill in
+		// those left at 0.
 		EntryTimeout:    &zero,
 		AttrTimeout:     &zero,
 		NegativeTimeout: &zero,
@@ -122,6 +156,7 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		}
 		st.held = newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev))
 	}
+	st.checkNofile()
 	return m, nil
 }
 

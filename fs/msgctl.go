@@ -47,6 +47,9 @@ func (d *msgDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	if err := run(q); err != nil {
 		return "", err
 	}
+	// The kernel saw none of it: the attributes of the queue's inodes
+	// go before the write returns.
+	d.m.queues.changed(q)
 	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
 }
 
@@ -78,5 +81,6 @@ func (d *msgDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 		return "", err
 	}
 	st := d.ns.Msg.Stat(q)
+	d.m.inval.nameCame(d.ns.Msg, st.Name, nil)
 	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
 }

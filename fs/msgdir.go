@@ -27,6 +27,7 @@ var (
 	_ = (gofs.NodeReaddirer)((*msgDirNode)(nil))
 	_ = (gofs.NodeCreater)((*msgDirNode)(nil))
 	_ = (gofs.NodeUnlinker)((*msgDirNode)(nil))
+	_ = (gofs.NodeOnForgetter)((*msgDirNode)(nil))
 )
 
 // newMsgDir makes MOUNT/<ns>/msg/.
@@ -36,13 +37,19 @@ func newMsgDir(m *mountState, ns *nsmodel.Namespace) gofs.InodeEmbedder {
 
 func (d *msgDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	tableDirAttr(&out.Attr)
+	out.SetTimeout(fixedTimeout)
 	return 0
 }
 
+// OnAdd makes ctl, and has the queues made without the kernel seeing it
+// drop this directory's negative entries.
 func (d *msgDirNode) OnAdd(ctx context.Context) {
-	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	d.AddChild(ctlName, ctl, false)
+	d.m.inval.addDir(d.ns.Msg, d.EmbeddedInode())
 }
+
+func (d *msgDirNode) OnForget() { d.m.inval.removeDir(d.ns.Msg, d.EmbeddedInode()) }
 
 // msgGen numbers the inodes of queue names.
 var msgGen atomic.Uint64
@@ -53,10 +60,14 @@ var msgGen atomic.Uint64
 // up every unlink, chmod, chown and O_TRUNC open of its inode, and those
 // wait for that lock without heeding signals. With an inode per lookup,
 // blocked writers hold only the inodes they opened. (The kernel, seeing a
-// new node for a cached name, looks it up once more.)
+// new node for a cached name, looks it up once more.) So the entry is
+// never cached, which would hand the same inode to the next path walk;
+// the attributes are, until the queue changes (msgcache.go).
 func (d *msgDirNode) queueInode(ctx context.Context, q *nsmodel.Msg, v msgView, out *fuse.EntryOut) *gofs.Inode {
-	n := &msgNode{t: d.ns.Msg, q: q, view: v}
+	n := &msgNode{m: d.m, t: d.ns.Msg, q: q, view: v}
+	n.qc = d.m.queues.add(d.m, q, n)
 	n.fill(&out.Attr)
+	out.SetAttrTimeout(objectTimeout)
 	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino, Gen: msgGen.Add(1)})
 }
 
@@ -86,6 +97,12 @@ func (d *msgDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 		return d.GetChild(ctlName), 0
 	}
 	q, v, e := d.find(name)
+	if e == syscall.ENOENT && v.spec == "" {
+		// A queue made without the kernel seeing it (ctl IPC_CREAT)
+		// drops this negative entry; names with options are not
+		// remembered, so that no such drop is needed for them.
+		out.SetEntryTimeout(negativeTimeout)
+	}
 	if e != 0 {
 		return nil, e
 	}
@@ -127,7 +144,10 @@ func (d *msgDirNode) Create(ctx context.Context, name string, flags uint32, mode
 		return nil, nil, 0, errno(err)
 	}
 	ch := d.queueInode(ctx, q, v, out)
-	return ch, newMsgHandle(q, v, flags), msgOpenFlags, 0
+	// Other directories that show this table may hold a negative entry.
+	d.m.inval.nameCame(d.ns.Msg, entry, d.EmbeddedInode())
+	n := ch.Operations().(*msgNode)
+	return ch, newMsgHandle(q, n.qc, v, flags), msgOpenFlags, 0
 }
 
 // Unlink is IPC_RMID. A name with options is a way to open a queue, not
@@ -143,5 +163,10 @@ func (d *msgDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if v.spec != "" {
 		return syscall.EPERM
 	}
-	return errno(d.ns.Msg.Remove(callerCred(ctx), q))
+	if err := d.ns.Msg.Remove(callerCred(ctx), q); err != nil {
+		return errno(err)
+	}
+	// Inodes of the queue that other lookups made show it linked.
+	d.m.queues.changed(q)
+	return 0
 }

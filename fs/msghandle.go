@@ -14,7 +14,10 @@ import (
 // msgHandle is an open queue: each write is one msgsnd, each read one
 // msgrcv, as its view says.
 type msgHandle struct {
-	q    *nsmodel.Msg
+	q *nsmodel.Msg
+	// qc drops the queue's cached attributes when a send or receive
+	// moves its times.
+	qc   *queueCache
 	view msgView
 	// recvFlags and sendFlags are the view's flags, with IPC_NOWAIT for
 	// an open with O_NONBLOCK.
@@ -36,8 +39,8 @@ var (
 	_ = (gofs.FileFlusher)((*msgHandle)(nil))
 )
 
-func newMsgHandle(q *nsmodel.Msg, v msgView, flags uint32) *msgHandle {
-	h := &msgHandle{q: q, view: v, recvFlags: v.flags, appending: flags&syscall.O_APPEND != 0}
+func newMsgHandle(q *nsmodel.Msg, qc *queueCache, v msgView, flags uint32) *msgHandle {
+	h := &msgHandle{q: q, qc: qc, view: v, recvFlags: v.flags, appending: flags&syscall.O_APPEND != 0}
 	if flags&syscall.O_NONBLOCK != 0 {
 		h.recvFlags |= nsmodel.IPCNoWait
 	}
@@ -79,6 +82,9 @@ func (h *msgHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 	}
 	if buf == nil {
 		return fuse.ReadResultData(nil), 0
+	}
+	if req.Flags&nsmodel.MsgCopy == 0 {
+		h.qc.moved()
 	}
 	return fuse.ReadResultData(buf[nsmodel.MsgHdrSize-hdr:]), 0
 }
@@ -130,9 +136,11 @@ func (h *msgHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	if err := h.q.Send(ctx, callerPid(ctx), buf, h.sendFlags); err != nil {
 		return 0, errno(err)
 	}
+	h.qc.moved()
 	return uint32(len(data)), 0
 }
 
-// Flush answers ENOSYS, after which the kernel stops sending flushes;
-// FOPEN_NOFLUSH already spares queue handles the round trip.
-func (h *msgHandle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }
+// Flush is never sent: queue handles are opened with FOPEN_NOFLUSH. (An
+// ENOSYS would stop flushes on the whole mount, and ctl handles need
+// theirs.)
+func (h *msgHandle) Flush(ctx context.Context) syscall.Errno { return 0 }

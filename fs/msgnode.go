@@ -39,16 +39,22 @@ const msgOpenFlags = fuse.FOPEN_DIRECT_IO | fuse.FOPEN_STREAM | fuse.FOPEN_PARAL
 // options that open it in another way.
 type msgNode struct {
 	gofs.Inode
+	m    *mountState
 	t    *nsmodel.MsgTable
 	q    *nsmodel.Msg
 	view msgView
+	// qc is what the kernel caches of the queue, this inode among it.
+	qc *queueCache
 }
 
 var (
 	_ = (gofs.NodeGetattrer)((*msgNode)(nil))
 	_ = (gofs.NodeSetattrer)((*msgNode)(nil))
 	_ = (gofs.NodeOpener)((*msgNode)(nil))
+	_ = (gofs.NodeOnForgetter)((*msgNode)(nil))
 )
+
+func (n *msgNode) OnForget() { n.m.queues.remove(n.q, n) }
 
 // fill renders msqid_ds as a stat: atime is msg_rtime, mtime msg_stime,
 // ctime msg_ctime. The size is the longest write the file takes: the
@@ -56,6 +62,7 @@ var (
 // size, so a smaller one would serialize the writers.
 func (n *msgNode) fill(a *fuse.Attr) {
 	st := n.t.Stat(n.q)
+	n.qc.replied()
 	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
 	a.Size = msgMaxWire
 	if n.view.mtext {
@@ -75,6 +82,7 @@ func (n *msgNode) fill(a *fuse.Attr) {
 
 func (n *msgNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.fill(&out.Attr)
+	out.SetTimeout(objectTimeout)
 	return 0
 }
 
@@ -100,8 +108,11 @@ func (n *msgNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 		if err := n.t.Set(callerCred(ctx), n.q, a); err != nil {
 			return errno(err)
 		}
+		// The queue's other inodes hold the old attributes.
+		n.qc.changed(n)
 	}
 	n.fill(&out.Attr)
+	out.SetTimeout(objectTimeout)
 	return 0
 }
 
@@ -111,5 +122,5 @@ func (n *msgNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint
 	if err := n.t.Access(callerCred(ctx), n.q, accessOf(flags)); err != nil {
 		return nil, 0, errno(err)
 	}
-	return newMsgHandle(n.q, n.view, flags), msgOpenFlags, 0
+	return newMsgHandle(n.q, n.qc, n.view, flags), msgOpenFlags, 0
 }

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -18,6 +19,9 @@ type segNode struct {
 	m *mountState
 	t *nsmodel.ShmTable
 	s *nsmodel.Shm
+	// atime is the shm_atim that the kernel was last given, or told to
+	// forget: an attach at another second drops the cached attributes.
+	atime atomic.Int64
 }
 
 var (
@@ -26,11 +30,17 @@ var (
 	_ = (gofs.NodeOpener)((*segNode)(nil))
 )
 
-// fill renders shmid_ds as a stat: size is shm_segsz, atime shm_atim,
-// ctime shm_ctim, blocks the resident pages.
+// fill renders the segment's shmid_ds as a stat. (Nothing in it depends
+// on nattch, so held attaches need not be settled first.)
 func (n *segNode) fill(a *fuse.Attr) {
-	n.m.settleSeg(n.s)
 	st := n.t.Stat(n.s)
+	n.show(a, &st)
+}
+
+// show renders snapshot st as a stat: size is shm_segsz, atime shm_atim,
+// ctime shm_ctim, blocks the resident pages.
+func (n *segNode) show(a *fuse.Attr, st *nsmodel.ShmStat) {
+	n.atime.Store(st.Atime)
 	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
 	a.Size = st.Size
 	a.Blocks = uint64(st.Resident) / 512
@@ -48,6 +58,7 @@ func (n *segNode) fill(a *fuse.Attr) {
 
 func (n *segNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.fill(&out.Attr)
+	out.SetTimeout(objectTimeout)
 	return 0
 }
 
@@ -77,16 +88,28 @@ func (n *segNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 		}
 	}
 	n.fill(&out.Attr)
+	out.SetTimeout(objectTimeout)
 	return 0
 }
 
-// Open is an attach.
+// Open is an attach. It sets shm_atim, which stat shows: when that moves
+// to another second, the kernel's copy of the attributes goes before the
+// open returns. Handles need no flush at close.
 func (n *segNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	c := callerCred(ctx)
 	if err := n.t.Attach(c, n.s, accessOf(flags)); err != nil {
 		return nil, 0, errno(err)
 	}
-	return &segHandle{m: n.m, t: n.t, s: n.s, pid: c.PID}, 0, 0
+	if now := n.m.model.Now(); n.atime.Load() != now {
+		// Concurrent opens wait until the attributes are dropped.
+		n.m.attrMu.Lock()
+		if n.atime.Load() != now {
+			dropAttr(n.EmbeddedInode())
+			n.atime.Store(now)
+		}
+		n.m.attrMu.Unlock()
+	}
+	return &segHandle{m: n.m, t: n.t, s: n.s, pid: c.PID}, fuse.FOPEN_NOFLUSH, 0
 }
 
 // segHandle is one attach: it lives from open until the last close or
@@ -137,9 +160,10 @@ func (h *segHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	return uint32(n), 0
 }
 
-// Flush answers ENOSYS, after which the kernel stops sending flushes: a
-// close then costs no round trip.
-func (h *segHandle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }
+// Flush is never sent: segments are opened with FOPEN_NOFLUSH, so a
+// close costs no round trip. (An ENOSYS would stop flushes on the whole
+// mount, and ctl handles need theirs.)
+func (h *segHandle) Flush(ctx context.Context) syscall.Errno { return 0 }
 
 // Fsync has nothing to do: the pages are memory.
 func (h *segHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return 0 }

@@ -13,9 +13,12 @@ import (
 //	IPC_SET <object> [uid=N] [gid=N] [mode=0NNN]
 //	SHM_LOCK <object> | SHM_UNLOCK <object>
 //	IPC_CREAT key=<key>|key=IPC_PRIVATE size=N [mode=0NNN] [IPC_EXCL] [SHM_HUGETLB] [SHM_NORESERVE]
+//
+// The kernel saw none of it: the attributes it caches are dropped before
+// the write returns, names from a goroutine that the handle's read and
+// close wait for (cache.go).
 func (d *shmDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	t := d.ns.Shm
-	d.m.settle()
 	if cmd.op == "IPC_CREAT" {
 		return d.create(c, cmd)
 	}
@@ -26,7 +29,16 @@ func (d *shmDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	var run func(s *nsmodel.Shm) error
 	switch cmd.op {
 	case "IPC_RMID":
-		run = func(s *nsmodel.Shm) error { return t.Remove(c, s) }
+		run = func(s *nsmodel.Shm) error {
+			// Whether it goes now or at its last detach depends on
+			// nattch.
+			d.m.settleSeg(s)
+			if err := t.Remove(c, s); err != nil {
+				return err
+			}
+			d.m.removed(s)
+			return nil
+		}
 	case "IPC_SET":
 		a, err := cmd.setAttr(false)
 		if err != nil {
@@ -51,6 +63,10 @@ func (d *shmDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	st := t.Stat(s)
 	if err := run(s); err != nil {
 		return "", err
+	}
+	dropAttr(d.m.inval.nodes(t, st.Name)...)
+	if cmd.op == "IPC_RMID" {
+		d.m.inval.nameGone(t, st.Name, nil)
 	}
 	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
 }
@@ -86,10 +102,15 @@ func (d *shmDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	if err := cmd.done(); err != nil {
 		return "", err
 	}
+	d.m.settleRemoved()
 	s, err := d.ns.Shm.Get(c, req)
 	if err != nil {
+		if err == syscall.ENOSPC {
+			d.m.createFailed()
+		}
 		return "", err
 	}
 	st := d.ns.Shm.Stat(s)
+	d.m.inval.nameCame(d.ns.Shm, st.Name, nil)
 	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
 }

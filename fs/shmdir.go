@@ -25,6 +25,7 @@ var (
 	_ = (gofs.NodeReaddirer)((*shmDirNode)(nil))
 	_ = (gofs.NodeCreater)((*shmDirNode)(nil))
 	_ = (gofs.NodeUnlinker)((*shmDirNode)(nil))
+	_ = (gofs.NodeOnForgetter)((*shmDirNode)(nil))
 )
 
 const ctlName = "ctl"
@@ -35,46 +36,64 @@ func tableDirAttr(a *fuse.Attr) { fixedAttr(a, syscall.S_IFDIR|0o1777) }
 
 func (d *shmDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	tableDirAttr(&out.Attr)
+	out.SetTimeout(fixedTimeout)
 	return 0
 }
 
+// OnAdd makes ctl, and has the changes to the table that the kernel does
+// not see reach this directory's cached names.
 func (d *shmDirNode) OnAdd(ctx context.Context) {
-	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	d.AddChild(ctlName, ctl, false)
+	d.m.inval.addDir(d.ns.Shm, d.EmbeddedInode())
 }
 
-func (d *shmDirNode) segInode(ctx context.Context, s *nsmodel.Shm, out *fuse.EntryOut) *gofs.Inode {
-	n := &segNode{m: d.m, t: d.ns.Shm, s: s}
-	n.fill(&out.Attr)
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(s.Serial())})
+func (d *shmDirNode) OnForget() { d.m.inval.removeDir(d.ns.Shm, d.EmbeddedInode()) }
+
+// segInode gives the kernel the node of segment s, whose snapshot st was
+// taken for the lookup, and lets it keep the entry and attributes.
+func (d *shmDirNode) segInode(ctx context.Context, s *nsmodel.Shm, st *nsmodel.ShmStat, out *fuse.EntryOut) *gofs.Inode {
+	ch := d.NewInode(ctx, &segNode{m: d.m, t: d.ns.Shm, s: s}, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(s.Serial())})
+	// A node the kernel already had is kept, and the new one dropped.
+	ch.Operations().(*segNode).show(&out.Attr, st)
+	out.SetEntryTimeout(objectTimeout)
+	out.SetAttrTimeout(objectTimeout)
+	return ch
 }
 
-// find resolves a file name to the segment that has it now.
-func (d *shmDirNode) find(name string) (*nsmodel.Shm, syscall.Errno) {
+// find resolves a file name to the segment that has it now, and its
+// snapshot.
+func (d *shmDirNode) find(name string) (*nsmodel.Shm, *nsmodel.ShmStat, syscall.Errno) {
 	ref, err := nsmodel.ParseEntryName(name)
 	if err != nil {
-		return nil, syscall.ENOENT
+		return nil, nil, syscall.ENOENT
 	}
 	s, err := d.ns.Shm.Lookup(ref)
 	if err != nil {
-		return nil, syscall.ENOENT
+		return nil, nil, syscall.ENOENT
 	}
-	if st := d.ns.Shm.Stat(s); st.Name != name || st.Mode&nsmodel.ShmDest != 0 {
-		return nil, syscall.ENOENT
+	st := d.ns.Shm.Stat(s)
+	if st.Name != name || st.Mode&nsmodel.ShmDest != 0 {
+		return nil, nil, syscall.ENOENT
 	}
-	return s, 0
+	return s, &st, 0
 }
 
+// Lookup of a name that no segment has leaves a negative entry, which a
+// segment made without the kernel seeing it (ctl IPC_CREAT) drops.
 func (d *shmDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if name == ctlName {
-		out.Mode = syscall.S_IFREG | 0o666
+		fixedAttr(&out.Attr, syscall.S_IFREG|0o666)
+		out.SetEntryTimeout(fixedTimeout)
+		out.SetAttrTimeout(fixedTimeout)
 		return d.GetChild(ctlName), 0
 	}
-	s, e := d.find(name)
+	s, st, e := d.find(name)
 	if e != 0 {
+		out.SetEntryTimeout(negativeTimeout)
 		return nil, e
 	}
-	return d.segInode(ctx, s, out), 0
+	return d.segInode(ctx, s, st, out), 0
 }
 
 func (d *shmDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
@@ -95,7 +114,7 @@ func (d *shmDirNode) Create(ctx context.Context, name string, flags uint32, mode
 		return nil, nil, 0, syscall.EINVAL
 	}
 	c := callerCred(ctx)
-	d.m.settle()
+	d.m.settleRemoved()
 	s, err := d.ns.Shm.Open(c, nsmodel.ShmGet{
 		Key:        ref.Key,
 		Mode:       mode & nsmodel.ModePerm,
@@ -105,10 +124,16 @@ func (d *shmDirNode) Create(ctx context.Context, name string, flags uint32, mode
 		AllowEmpty: true,
 	})
 	if err != nil {
+		if err == syscall.ENOSPC {
+			d.m.createFailed()
+		}
 		return nil, nil, 0, errno(err)
 	}
-	ch := d.segInode(ctx, s, out)
-	return ch, &segHandle{m: d.m, t: d.ns.Shm, s: s, pid: c.PID}, 0, 0
+	st := d.ns.Shm.Stat(s)
+	ch := d.segInode(ctx, s, &st, out)
+	// Other directories that show this table may hold a negative entry.
+	d.m.inval.nameCame(d.ns.Shm, name, d.EmbeddedInode())
+	return ch, &segHandle{m: d.m, t: d.ns.Shm, s: s, pid: c.PID}, fuse.FOPEN_NOFLUSH, 0
 }
 
 // Unlink is IPC_RMID.
@@ -116,10 +141,17 @@ func (d *shmDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if name == ctlName {
 		return syscall.EPERM
 	}
-	s, e := d.find(name)
+	s, _, e := d.find(name)
 	if e != 0 {
 		return e
 	}
-	d.m.settle()
-	return errno(d.ns.Shm.Remove(callerCred(ctx), s))
+	d.m.settleSeg(s)
+	if err := d.ns.Shm.Remove(callerCred(ctx), s); err != nil {
+		return errno(err)
+	}
+	d.m.removed(s)
+	// The kernel drops this entry itself; other directories that show the
+	// table may have it too.
+	d.m.inval.nameGone(d.ns.Shm, name, d.EmbeddedInode())
+	return 0
 }

@@ -171,6 +171,12 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		return nil, unix.ENOSPC
 	}
 	pages, err := t.ns.model.NewPages(fmt.Sprintf("shmfs:%s:%08x", t.ns.Name, uint32(req.Key)), req.HugeTLB)
+	if err == unix.EMFILE || err == unix.ENFILE {
+		// Each segment holds a descriptor of the server: out of
+		// descriptors, no more segments fit, which shmget says with
+		// ENOSPC (as when shmmni is reached).
+		return nil, unix.ENOSPC
+	}
 	if err != nil {
 		return nil, err
 	}
