@@ -159,8 +159,9 @@ func (f *isolatedFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name strin
 		return fuse.ENOENT
 	}
 	st := f.tenantFS.Lookup(cancel, h, name, out)
-	if st == fuse.OK && out.NodeId == 0 {
-		// A negative entry would be one caller's answer given to all.
+	if st == fuse.OK && out.NodeId == 0 && h.NodeId == fuse.FUSE_ROOT_ID {
+		// A negative entry at the top would be one caller's answer
+		// given to all.
 		return fuse.ENOENT
 	}
 	if st == fuse.OK {

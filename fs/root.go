@@ -23,6 +23,7 @@ var (
 	_ = (gofs.NodeOnAdder)((*rootNode)(nil))
 	_ = (gofs.NodeLookuper)((*rootNode)(nil))
 	_ = (gofs.NodeReaddirer)((*rootNode)(nil))
+	_ = (gofs.NodeOpendirer)((*rootNode)(nil))
 	_ = (gofs.NodeMkdirer)((*rootNode)(nil))
 	_ = (gofs.NodeRmdirer)((*rootNode)(nil))
 	_ = (gofs.NodeGetattrer)((*rootNode)(nil))
@@ -59,11 +60,17 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	return r.nsInode(ctx, ns, out), 0
 }
 
-// Readdir lists the namespaces a caller may see, after ending those
-// whose kernel namespace has ended, so that a listing never shows a
-// namespace that is gone.
-func (r *rootNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+// Opendir ends the namespaces whose kernel namespace has ended, so that
+// a listing never shows one that is gone. It is the place for it: the
+// kernel holds no lock of the root during an OPENDIR, and ending a
+// namespace drops its entry, which takes that lock.
+func (r *rootNode) Opendir(ctx context.Context) syscall.Errno {
 	r.t.reap()
+	return 0
+}
+
+// Readdir lists the namespaces a caller may see.
+func (r *rootNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	var list []*nsmodel.Namespace
 	if c := callerCred(ctx); r.t.isolate && !r.m.model.IsAdmin(c) {
 		if own := r.t.own(c); own != nil {

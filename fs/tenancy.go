@@ -116,9 +116,10 @@ func (t *tenancy) start(root *gofs.Inode) {
 func (t *tenancy) unmounted() { t.stopOnce.Do(func() { close(t.stop) }) }
 
 // reap ends the namespaces bound to kernel namespaces that no process is
-// in any more. The kernel is told of names that went from another
-// goroutine: reap may run inside a request on the root, and the kernel
-// takes the root's lock to drop an entry.
+// in any more, and tells the kernel of the names that went before it
+// returns. It takes the root's lock in the kernel (to drop the entries),
+// so it must not run inside a request that holds it: not in a READDIR
+// or LOOKUP on the root; an OPENDIR holds none.
 func (t *tenancy) reap() {
 	t.reapMu.Lock()
 	defer t.reapMu.Unlock()
@@ -146,8 +147,8 @@ func (t *tenancy) reap() {
 			gone = append(gone, ns.Name)
 		}
 	}
-	if len(gone) > 0 && t.root != nil {
-		go t.forget(gone)
+	if t.root != nil {
+		t.forget(gone)
 	}
 }
 
