@@ -21,8 +21,8 @@ type ctlExec func(c *nsmodel.Cred, cmd *ctlCmd) (string, error)
 type ctlNode struct {
 	gofs.Inode
 	exec ctlExec
-	// m, if set, is the mount whose name invalidations a command's
-	// result and the close wait for.
+	// m is the mount, whose name invalidations a command's result and
+	// the close wait for; if nil, the root's.
 	m *mountState
 }
 
@@ -50,20 +50,25 @@ func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 }
 
 func (n *ctlNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	return &ctlHandle{exec: n.exec, inval: n.inval()}, fuse.FOPEN_DIRECT_IO, 0
+	return &ctlHandle{exec: n.exec, m: n.mount()}, fuse.FOPEN_DIRECT_IO, 0
 }
 
-func (n *ctlNode) inval() *invalidator {
-	if n.m == nil {
-		return nil
+func (n *ctlNode) mount() *mountState {
+	if n.m != nil {
+		return n.m
 	}
-	return n.m.inval
+	if r, ok := n.Root().Operations().(*rootNode); ok {
+		return r.m
+	}
+	return nil
 }
 
 // ctlHandle runs commands and keeps the result of the last one.
 type ctlHandle struct {
-	exec  ctlExec
-	inval *invalidator
+	exec ctlExec
+	// m, if set, is the mount: commands wait for the releases it is
+	// serving, results and closes for the names commands dropped.
+	m *mountState
 
 	// mu protects last, base and ticket.
 	mu   sync.Mutex
@@ -98,19 +103,23 @@ func (h *ctlHandle) Flush(ctx context.Context) syscall.Errno {
 // settled waits until the kernel's cache has dropped the names that the
 // last command changed.
 func (h *ctlHandle) settled() {
-	if h.inval == nil {
+	if h.m == nil {
 		return
 	}
 	h.mu.Lock()
 	ticket := h.ticket
 	h.mu.Unlock()
-	h.inval.wait(ticket)
+	h.m.inval.wait(ticket)
 }
 
 func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	cmd, err := parseCtl(data)
 	if err != nil {
 		return 0, errno(err)
+	}
+	if h.m != nil {
+		// A close made before this write is seen by the command.
+		h.m.afterReleases()
 	}
 	res, err := h.exec(callerCred(ctx), cmd)
 	if err != nil {
@@ -119,8 +128,8 @@ func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	h.mu.Lock()
 	h.last = []byte(res)
 	h.base = off + int64(len(data))
-	if h.inval != nil {
-		h.ticket = h.inval.mark()
+	if h.m != nil {
+		h.ticket = h.m.inval.mark()
 	}
 	h.mu.Unlock()
 	return uint32(len(data)), 0

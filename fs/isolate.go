@@ -15,7 +15,7 @@ import (
 func mountTree(dir string, root *rootNode, opts *gofs.Options, isolate bool) (*fuse.Server, error) {
 	t := newTenancy(root.m, isolate)
 	root.t = t
-	var raw fuse.RawFileSystem = &tenantFS{RawFileSystem: negativeEntries{gofs.NewNodeFS(root, opts)}, t: t}
+	var raw fuse.RawFileSystem = &tenantFS{RawFileSystem: &nodeFS{RawFileSystem: gofs.NewNodeFS(root, opts), m: root.m}, t: t}
 	mo := opts.MountOptions
 	if isolate {
 		// READDIRPLUS hands the kernel node ids that isolatedFS would

@@ -45,6 +45,9 @@ type mountState struct {
 	held *heldMaps
 	// inval tells the kernel what changed behind its back.
 	inval *invalidator
+	// releases is held for reading by every release being served, and
+	// for writing by a request that must see their effect (nodeFS).
+	releases sync.RWMutex
 	// attrMu serializes the dropping of attributes that an attach
 	// changed, so that every open returns after it.
 	attrMu sync.Mutex

@@ -65,10 +65,13 @@ var msgGen atomic.Uint64
 // the attributes are, until the queue changes (msgcache.go).
 func (d *msgDirNode) queueInode(ctx context.Context, q *nsmodel.Msg, v msgView, out *fuse.EntryOut) *gofs.Inode {
 	n := &msgNode{m: d.m, t: d.ns.Msg, q: q, view: v}
+	ch := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: v.ino(q.Serial()), Gen: msgGen.Add(1)})
+	// Known to the queue's changes before its attributes are read, so
+	// that none is missed.
 	n.qc = d.m.queues.add(d.m, q, n)
 	n.fill(&out.Attr)
 	out.SetAttrTimeout(objectTimeout)
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino, Gen: msgGen.Add(1)})
+	return ch
 }
 
 // find resolves a file name, options and all, to the queue that has it

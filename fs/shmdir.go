@@ -145,6 +145,9 @@ func (d *shmDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if e != 0 {
 		return e
 	}
+	// Whether it goes now or at its last detach depends on nattch: a
+	// close made before the unlink counts.
+	d.m.afterReleases()
 	d.m.settleSeg(s)
 	if err := d.ns.Shm.Remove(callerCred(ctx), s); err != nil {
 		return errno(err)
