@@ -78,9 +78,7 @@ func lookupFixed(ctx context.Context, t *tenancy, dir *gofs.Inode, name string, 
 		out.Attr = a.Attr
 		out.SetAttrTimeout(a.Timeout())
 	}
-	if !t.isolate {
-		out.SetEntryTimeout(fixedTimeout)
-	}
+	t.fixedEntry(out)
 	return ch, 0
 }
 

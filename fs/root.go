@@ -43,7 +43,7 @@ func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Att
 
 func (r *rootNode) nsInode(ctx context.Context, ns *nsmodel.Namespace, out *fuse.EntryOut) *gofs.Inode {
 	nsDirAttr(&out.Attr)
-	r.t.fixedEntry(out)
+	r.t.topEntry(out)
 	return r.NewInode(ctx, &nsNode{m: r.m, t: r.t, ns: ns}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
 }
 

@@ -78,14 +78,23 @@ func (t *tenancy) own(c *nsmodel.Cred) *nsmodel.Namespace {
 	return ns
 }
 
-// fixedEntry sets the timeouts of an entry that only mkdir, rmdir and
-// reap change; with isolation every entry is revalidated, since what a
-// name leads to depends on who asks.
-func (t *tenancy) fixedEntry(out *fuse.EntryOut) {
+// topEntry sets the timeouts of a namespace's entry at the top, which
+// only mkdir, rmdir and reap change. With isolation it is 0: whether the
+// name leads anywhere depends on who asks, so the kernel must ask every
+// time (a name it kept for root would otherwise serve a tenant).
+func (t *tenancy) topEntry(out *fuse.EntryOut) {
 	if !t.isolate {
 		out.SetEntryTimeout(fixedTimeout)
 		out.SetAttrTimeout(fixedTimeout)
 	}
+}
+
+// fixedEntry sets the entry timeout of a child made with its namespace.
+// Below the top a name means the same to every caller, so even with
+// isolation the kernel may keep it: who may use the node is checked at
+// each request on it (isolatedFS), not at the lookup of its name.
+func (t *tenancy) fixedEntry(out *fuse.EntryOut) {
+	out.SetEntryTimeout(fixedTimeout)
 }
 
 // fixedAttrs sets the attribute timeout of a directory whose attributes
@@ -143,8 +152,15 @@ func (t *tenancy) reap() {
 		// Attaches whose mapping went are detached first, so that
 		// their segments go now rather than wait for a detach.
 		t.m.settle()
-		if ns, removed := t.model.End(k); removed {
+		ns, removed, objs := t.model.End(k)
+		if removed {
 			gone = append(gone, ns.Name)
+		}
+		for _, o := range objs {
+			// As IPC_RMID through a ctl file: the name goes at once
+			// from every directory that shows the table.
+			dropAttr(t.m.inval.nodes(o.Table, o.Name)...)
+			t.m.inval.nameGone(o.Table, o.Name, nil)
 		}
 	}
 	if t.root != nil {

@@ -216,13 +216,14 @@ func (m *Model) Watched() []KernelNS {
 // until its last detach and blocked callers of queues and sets wake
 // with EIDRM. A namespace made by first use goes with it, name and
 // all; one an administrator bound stays, empty and unbound. End returns
-// the namespace, or nil when k was not bound, and whether it is gone.
-func (m *Model) End(k KernelNS) (ns *Namespace, removed bool) {
+// the namespace, or nil when k was not bound, whether it is gone, and
+// the objects it removed.
+func (m *Model) End(k KernelNS) (ns *Namespace, removed bool, objs []EndedObject) {
 	m.mu.Lock()
 	ns = m.bound[k]
 	if ns == nil || k == m.server {
 		m.mu.Unlock()
-		return nil, false
+		return nil, false, nil
 	}
 	b := ns.bind
 	delete(m.bound, k)
@@ -233,8 +234,14 @@ func (m *Model) End(k KernelNS) (ns *Namespace, removed bool) {
 	}
 	m.mu.Unlock()
 	b.file.close()
-	ns.empty()
-	return ns, b.auto
+	return ns, b.auto, ns.empty()
+}
+
+// EndedObject is an object that End removed: its table (a *ShmTable,
+// *MsgTable or *SemTable) and the name its file had.
+type EndedObject struct {
+	Table any
+	Name  string
 }
 
 // kill marks the id tables dead whatever they hold, so that nothing is
@@ -250,16 +257,28 @@ func (ns *Namespace) kill() {
 	}
 }
 
-// empty removes every object, as the server's own IPC_RMID.
-func (ns *Namespace) empty() {
+// empty removes every object, as the server's own IPC_RMID, and says
+// which it removed.
+func (ns *Namespace) empty() []EndedObject {
 	root := RootCred()
+	var out []EndedObject
 	for _, s := range ns.Shm.List() {
-		ns.Shm.Remove(root, s)
+		name := ns.Shm.Stat(s).Name
+		if ns.Shm.Remove(root, s) == nil {
+			out = append(out, EndedObject{ns.Shm, name})
+		}
 	}
 	for _, q := range ns.Msg.List() {
-		ns.Msg.Remove(root, q)
+		name := ns.Msg.Stat(q).Name
+		if ns.Msg.Remove(root, q) == nil {
+			out = append(out, EndedObject{ns.Msg, name})
+		}
 	}
 	for _, s := range ns.Sem.List() {
-		ns.Sem.Remove(root, s)
+		name := s.Stat().Name
+		if ns.Sem.Remove(root, s) == nil {
+			out = append(out, EndedObject{ns.Sem, name})
+		}
 	}
+	return out
 }

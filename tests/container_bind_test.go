@@ -54,10 +54,10 @@ func TestContainerBind(t *testing.T) {
 		errno string
 		cmd   string
 	}{
-		{root, "EBUSY", fmt.Sprintf("ctl %s bind pid=%d", ctlA, z.pid)},         // tenantA is bound
+		{root, "EBUSY", fmt.Sprintf("ctl %s bind pid=%d", ctlA, z.pid)},            // tenantA is bound
 		{root, "EBUSY", fmt.Sprintf("ctl %s/default/ctl bind pid=%d", mnt, z.pid)}, // so is default, to the server's
-		{root, "EBUSY", fmt.Sprintf("ctl %s bind pid=%d", ctlA, x.pid)},         // the same again
-		{root, "EBUSY", fmt.Sprintf("ctl %s/default/ctl unbind", mnt)},            // default keeps the server's
+		{root, "EBUSY", fmt.Sprintf("ctl %s bind pid=%d", ctlA, x.pid)},            // the same again
+		{root, "EBUSY", fmt.Sprintf("ctl %s/default/ctl unbind", mnt)},             // default keeps the server's
 		{nobody, "EPERM", fmt.Sprintf("ctl %s unbind", ctlA)},
 		{nobody, "EPERM", fmt.Sprintf("ctl %s bind pid=%d", ctlB, z.pid)},
 		{zd, "EPERM", fmt.Sprintf("ctl %s unbind", ctlA)}, // root of a container
