@@ -5,15 +5,24 @@ package backing
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
-// Memfd is the page store of one segment.
+// Memfd is the page store of one segment. An idle segment costs the
+// server this much memory: what only huge page and locked segments need
+// is made for them alone.
 type Memfd struct {
 	fd int
+	// more is set at creation for a huge page memfd, at the first Lock
+	// for any other.
+	more atomic.Pointer[memfdMore]
+}
+
+type memfdMore struct {
 	// huge is the huge page size of an MFD_HUGETLB memfd, 0 otherwise.
 	huge int64
 
@@ -27,6 +36,15 @@ type Memfd struct {
 	// page memfd cannot be written past its end, so nothing but
 	// Truncate changes it.
 	size int64
+}
+
+// extra returns m.more, made if need be.
+func (m *Memfd) extra() *memfdMore {
+	if x := m.more.Load(); x != nil {
+		return x
+	}
+	m.more.CompareAndSwap(nil, &memfdMore{})
+	return m.more.Load()
 }
 
 var _ nsmodel.Pages = (*Memfd)(nil)
@@ -49,7 +67,7 @@ func New(name string, hugetlb bool) (nsmodel.Pages, error) {
 			unix.Close(fd)
 			return nil, err
 		}
-		m.huge = st.Blksize
+		m.more.Store(&memfdMore{huge: st.Blksize})
 	}
 	return m, nil
 }
@@ -60,18 +78,19 @@ func (m *Memfd) Fd() int { return m.fd }
 // Truncate implements nsmodel.Pages. A huge page memfd is sized up to a
 // whole number of huge pages, as newseg sizes a SHM_HUGETLB file.
 func (m *Memfd) Truncate(size int64) error {
-	if m.huge == 0 {
+	x := m.more.Load()
+	if x == nil || x.huge == 0 {
 		return unix.Ftruncate(m.fd, size)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if size > math.MaxInt64-m.huge+1 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if size > math.MaxInt64-x.huge+1 {
 		return unix.EINVAL
 	}
-	if err := unix.Ftruncate(m.fd, (size+m.huge-1)/m.huge*m.huge); err != nil {
+	if err := unix.Ftruncate(m.fd, (size+x.huge-1)/x.huge*x.huge); err != nil {
 		return err
 	}
-	m.size = size
+	x.size = size
 	return nil
 }
 
@@ -84,10 +103,10 @@ func (m *Memfd) Stat() (nsmodel.PageUsage, error) {
 		return nsmodel.PageUsage{}, err
 	}
 	u := nsmodel.PageUsage{Size: st.Size, Resident: st.Blocks * 512}
-	if m.huge != 0 {
-		m.mu.Lock()
-		u.Size = m.size
-		m.mu.Unlock()
+	if x := m.more.Load(); x != nil && x.huge != 0 {
+		x.mu.Lock()
+		u.Size = x.size
+		x.mu.Unlock()
 	}
 	return u, nil
 }
@@ -97,8 +116,9 @@ func (m *Memfd) Stat() (nsmodel.PageUsage, error) {
 // Locking again replaces the old mapping, so a resized segment stays
 // wholly pinned; if the new mapping cannot be made, the old one stays.
 func (m *Memfd) Lock(size int64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	x := m.extra()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	var mem []byte
 	if size > 0 {
 		var err error
@@ -111,23 +131,28 @@ func (m *Memfd) Lock(size int64) error {
 			return err
 		}
 	}
-	m.unpinLocked()
-	m.pinned = mem
+	x.unpinLocked()
+	x.pinned = mem
 	return nil
 }
 
 // Unlock implements nsmodel.Pages.
 func (m *Memfd) Unlock() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.unpinLocked()
+	x := m.more.Load()
+	if x == nil {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.unpinLocked()
 	return nil
 }
 
-func (m *Memfd) unpinLocked() {
-	if m.pinned != nil {
-		unix.Munmap(m.pinned)
-		m.pinned = nil
+// unpinLocked drops the pinned mapping. x.mu is held.
+func (x *memfdMore) unpinLocked() {
+	if x.pinned != nil {
+		unix.Munmap(x.pinned)
+		x.pinned = nil
 	}
 }
 

@@ -1,7 +1,6 @@
 package nsmodel
 
 import (
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -37,8 +36,13 @@ type Registry struct {
 	// protected by its table.
 	mu sync.Mutex
 
-	byIndex map[int32]Object
-	byKey   map[int32]Object // public keys only
+	// slots holds the objects by index, nil where there is none; it is
+	// as long as the highest index in use (a slice costs an object 16
+	// bytes where a map cost it about a hundred).
+	slots []Object
+	// inUse is the number of objects in slots.
+	inUse int
+	byKey map[int32]Object // public keys only
 	seq     int32
 	lastIdx int32
 	nextIdx int32 // idr_next: where the cyclic index search starts
@@ -48,7 +52,6 @@ type Registry struct {
 }
 
 func (r *Registry) init() {
-	r.byIndex = make(map[int32]Object)
 	r.byKey = make(map[int32]Object)
 	r.lastIdx = -1
 }
@@ -74,7 +77,7 @@ func (r *Registry) add(o Object, limit int) error {
 	if limit > IPCMNI {
 		limit = IPCMNI
 	}
-	inUse := len(r.byIndex)
+	inUse := r.inUse
 	if inUse >= limit {
 		return unix.ENOSPC
 	}
@@ -94,7 +97,11 @@ func (r *Registry) add(o Object, limit int) error {
 	p := o.IPCPerm()
 	p.seq = r.seq
 	p.ID = r.seq<<seqShift + idx
-	r.byIndex[idx] = o
+	for int(idx) >= len(r.slots) {
+		r.slots = append(r.slots, nil)
+	}
+	r.slots[idx] = o
+	r.inUse++
 	if p.Key != IPCPrivate {
 		r.byKey[p.Key] = o
 	}
@@ -109,7 +116,7 @@ func (r *Registry) allocCyclic(end int32) (int32, bool) {
 	}
 	for _, span := range [][2]int32{{start, end}, {0, start}} {
 		for i := span[0]; i < span[1]; i++ {
-			if _, used := r.byIndex[i]; !used {
+			if int(i) >= len(r.slots) || r.slots[i] == nil {
 				r.nextIdx = i + 1
 				return i, true
 			}
@@ -132,8 +139,12 @@ func (r *Registry) forgetKey(o Object) {
 func (r *Registry) remove(o Object) {
 	p := o.IPCPerm()
 	r.forgetKey(o)
-	if r.byIndex[p.ID&idxMask] == o {
-		delete(r.byIndex, p.ID&idxMask)
+	if i := int(p.ID & idxMask); i < len(r.slots) && r.slots[i] == o {
+		r.slots[i] = nil
+		r.inUse--
+		for len(r.slots) > 0 && r.slots[len(r.slots)-1] == nil {
+			r.slots = r.slots[:len(r.slots)-1]
+		}
 	}
 	p.Deleted = true
 }
@@ -147,23 +158,20 @@ func (r *Registry) findID(id int32) (Object, error) {
 	if id < 0 {
 		return nil, unix.EINVAL
 	}
-	o, ok := r.byIndex[id&idxMask]
-	if !ok || o.IPCPerm().seq != id>>seqShift {
+	i := int(id & idxMask)
+	if i >= len(r.slots) || r.slots[i] == nil || r.slots[i].IPCPerm().seq != id>>seqShift {
 		return nil, unix.EINVAL
 	}
-	return o, nil
+	return r.slots[i], nil
 }
 
 // sorted returns the objects in index order. r.mu is held.
 func (r *Registry) sorted() []Object {
-	idx := make([]int32, 0, len(r.byIndex))
-	for i := range r.byIndex {
-		idx = append(idx, i)
-	}
-	sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
-	out := make([]Object, len(idx))
-	for n, i := range idx {
-		out[n] = r.byIndex[i]
+	out := make([]Object, 0, r.inUse)
+	for _, o := range r.slots {
+		if o != nil {
+			out = append(out, o)
+		}
 	}
 	return out
 }
@@ -172,5 +180,5 @@ func (r *Registry) sorted() []Object {
 func (r *Registry) InUse() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.byIndex)
+	return r.inUse
 }

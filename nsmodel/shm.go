@@ -167,7 +167,7 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 	if req.Size > math.MaxInt64 {
 		return nil, unix.EINVAL // shmem_kernel_file_setup: past MAX_LFS_FILESIZE
 	}
-	if len(t.byIndex) >= min(lim.ShmMni, IPCMNI) {
+	if t.inUse >= min(lim.ShmMni, IPCMNI) {
 		return nil, unix.ENOSPC
 	}
 	pages, err := t.ns.model.NewPages(fmt.Sprintf("shmfs:%s:%08x", t.ns.Name, uint32(req.Key)), req.HugeTLB)
