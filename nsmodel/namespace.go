@@ -215,7 +215,7 @@ func (ns *Namespace) retire() bool {
 		defer r.mu.Unlock()
 	}
 	for _, r := range regs {
-		if len(r.byIndex) != 0 {
+		if r.inUse != 0 {
 			return false
 		}
 	}

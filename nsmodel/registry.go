@@ -41,8 +41,8 @@ type Registry struct {
 	// bytes where a map cost it about a hundred).
 	slots []Object
 	// inUse is the number of objects in slots.
-	inUse int
-	byKey map[int32]Object // public keys only
+	inUse   int
+	byKey   map[int32]Object // public keys only
 	seq     int32
 	lastIdx int32
 	nextIdx int32 // idr_next: where the cyclic index search starts
