@@ -140,3 +140,21 @@ func (p *blocked) result() (string, string) {
 	}
 	return p.out.String(), p.errb.String()
 }
+
+// TestContainerEndUnlisted: with nobody listing MOUNT, the periodic scan
+// ends the namespace of a kernel namespace whose last process is gone,
+// and the kernel forgets the name it had cached.
+func TestContainerEndUnlisted(t *testing.T) {
+	mnt := mountShmfs(t)
+	a := newTenant(t, -1, -1, "")
+	a.shOK(-1, -1, "echo x > "+mnt+"/self/shm/0x00000001")
+	ns := mnt + "/" + a.name()
+	if _, err := os.Stat(ns + "/shm/0x00000001"); err != nil {
+		t.Fatal(err)
+	}
+	a.end()
+	waitFor(t, a.name()+" to go", func() bool {
+		_, err := os.Stat(ns)
+		return os.IsNotExist(err)
+	})
+}
