@@ -23,6 +23,8 @@ var (
 	_ = (gofs.NodeOnAdder)((*nsNode)(nil))
 	_ = (gofs.NodeGetattrer)((*nsNode)(nil))
 	_ = (gofs.NodeLookuper)((*nsNode)(nil))
+	_ = (gofs.NodeUnlinker)((*nsNode)(nil))
+	_ = (gofs.NodeRmdirer)((*nsNode)(nil))
 )
 
 func nsDirAttr(a *fuse.Attr) { fixedAttr(a, syscall.S_IFDIR|0o755) }
@@ -63,6 +65,11 @@ func (n *nsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	return lookupFixed(ctx, n.t, &n.Inode, name, out)
 }
 
+// Unlink and Rmdir refuse: the children live as long as the namespace.
+// (go-fuse would otherwise drop the child and report success.)
+func (n *nsNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+func (n *nsNode) Rmdir(ctx context.Context, name string) syscall.Errno  { return syscall.EPERM }
+
 // lookupFixed finds a child that was made with its directory, and lets
 // the kernel keep the entry (without isolation).
 func lookupFixed(ctx context.Context, t *tenancy, dir *gofs.Inode, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -91,6 +98,7 @@ type staticDir struct {
 var (
 	_ = (gofs.NodeGetattrer)((*staticDir)(nil))
 	_ = (gofs.NodeLookuper)((*staticDir)(nil))
+	_ = (gofs.NodeUnlinker)((*staticDir)(nil))
 )
 
 func (d *staticDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -102,3 +110,7 @@ func (d *staticDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.At
 func (d *staticDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	return lookupFixed(ctx, d.t, &d.Inode, name, out)
 }
+
+// Unlink refuses, as unlink of a /proc/sys or /proc/sysvipc file is
+// refused.
+func (d *staticDir) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }

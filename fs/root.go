@@ -26,6 +26,7 @@ var (
 	_ = (gofs.NodeOpendirer)((*rootNode)(nil))
 	_ = (gofs.NodeMkdirer)((*rootNode)(nil))
 	_ = (gofs.NodeRmdirer)((*rootNode)(nil))
+	_ = (gofs.NodeUnlinker)((*rootNode)(nil))
 	_ = (gofs.NodeGetattrer)((*rootNode)(nil))
 )
 
@@ -114,6 +115,12 @@ func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fus
 		return nil, errno(err)
 	}
 	return r.nsInode(ctx, ns, out), 0
+}
+
+// Unlink refuses to remove self, as unlink of /proc/self is refused
+// (the only file here; the namespaces are directories).
+func (r *rootNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	return syscall.EPERM
 }
 
 // Rmdir removes an empty, unbound namespace.

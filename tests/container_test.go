@@ -373,3 +373,20 @@ func sortedNames(names ...string) []string {
 	}
 	return out
 }
+
+// TestContainerFixedEntries: self and the fixed children of a namespace
+// cannot be removed (EPERM), and are still there after the attempts.
+func TestContainerFixedEntries(t *testing.T) {
+	mnt := mountShmfs(t)
+	ns := mnt + "/default"
+	ops := []string{
+		"unlink:" + mnt + "/self", "unlink:" + ns + "/ctl", "rmdir:" + ns + "/shm", "rmdir:" + ns + "/sysvipc",
+		"rmdir:" + ns + "/limits", "unlink:" + ns + "/limits/shmmax", "unlink:" + ns + "/sysvipc/shm",
+		"readlink:" + mnt + "/self", "list:" + ns, "read:" + ns + "/ctl", "read:" + ns + "/limits/shmmni",
+		"list:" + ns + "/sysvipc", "list:" + mnt,
+	}
+	expect(t, "root", ops, hostProbe(t, -1, -1, ops...),
+		"EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM",
+		"ok default", "ok ctl limits msg sem shm sysvipc", fmt.Sprintf("ok bound ipc:[%d]", nsInode(t, os.Getpid())),
+		"ok 4096", "ok msg sem shm", "ok default self")
+}
