@@ -16,6 +16,9 @@ func mountTree(dir string, root *rootNode, opts *gofs.Options, isolate bool) (*f
 	t := newTenancy(root.m, isolate)
 	root.t = t
 	var raw fuse.RawFileSystem = &tenantFS{RawFileSystem: &nodeFS{RawFileSystem: gofs.NewNodeFS(root, opts), m: root.m}, t: t}
+	// The root's inode exists once the node file system does; requests
+	// may come as soon as the server serves.
+	t.root = root.EmbeddedInode()
 	mo := opts.MountOptions
 	if isolate {
 		// READDIRPLUS hands the kernel node ids that isolatedFS would
@@ -31,7 +34,7 @@ func mountTree(dir string, root *rootNode, opts *gofs.Options, isolate bool) (*f
 	if err := srv.WaitMount(); err != nil {
 		return nil, err
 	}
-	t.start(root.EmbeddedInode())
+	t.start()
 	return srv, nil
 }
 

@@ -29,7 +29,8 @@ type tenancy struct {
 	// isolate shows a caller that is not an administrator only its own
 	// namespace.
 	isolate bool
-	// root is MOUNT/, for telling the kernel of names that went.
+	// root is MOUNT/, for telling the kernel of names that went; set
+	// before the server serves.
 	root *gofs.Inode
 
 	// reapMu serializes reaps.
@@ -106,8 +107,7 @@ func (t *tenancy) fixedAttrs(out *fuse.AttrOut) {
 }
 
 // start begins watching bound kernel namespaces, until the unmount.
-func (t *tenancy) start(root *gofs.Inode) {
-	t.root = root
+func (t *tenancy) start() {
 	go func() {
 		tick := time.NewTicker(reapInterval)
 		defer tick.Stop()
