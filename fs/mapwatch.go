@@ -37,9 +37,12 @@ type heldMaps struct {
 	// inode number.
 	dev []byte
 
-	// mu protects held and next. It is taken before any table's lock.
+	// mu protects held, removedN and next. It is taken before any
+	// table's lock.
 	mu   sync.Mutex
 	held []heldAttach
+	// removedN counts the entries of held marked removed.
+	removedN int
 	// next is the length of held at which a release settles it whole.
 	next int
 }
@@ -72,6 +75,9 @@ func (w *heldMaps) release(t *nsmodel.ShmTable, s *nsmodel.Shm, pid int32, ino u
 	w.mu.Lock()
 	removed := t.Stat(s).Mode&nsmodel.ShmDest != 0
 	w.held = append(w.held, heldAttach{t: t, s: s, pid: pid, ino: ino, removed: removed})
+	if removed {
+		w.removedN++
+	}
 	full := len(w.held) >= w.next
 	w.mu.Unlock()
 	switch {
@@ -88,8 +94,9 @@ func (w *heldMaps) removed(s *nsmodel.Shm) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for i := range w.held {
-		if w.held[i].s == s {
-			w.held[i].removed = true
+		if h := &w.held[i]; h.s == s && !h.removed {
+			h.removed = true
+			w.removedN++
 		}
 	}
 }
@@ -109,18 +116,19 @@ func (w *heldMaps) settle(s *nsmodel.Shm) {
 // settleRemoved ends the held attaches of removed segments whose
 // mappings are gone.
 func (w *heldMaps) settleRemoved() {
-	w.settleWhere(func(h *heldAttach) bool { return h.removed })
+	w.mu.Lock()
+	none := w.removedN == 0
+	w.mu.Unlock()
+	if !none {
+		w.settleWhere(func(h *heldAttach) bool { return h.removed })
+	}
 }
 
 func (w *heldMaps) settleWhere(match func(*heldAttach) bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.held) == 0 {
-		return
-	}
-	maps := make(map[int32]map[uint64]int)
+	var maps map[int32]map[uint64]int
 	keep := w.held[:0]
-	var gone []heldAttach
 	for _, h := range w.held {
 		if !match(&h) {
 			keep = append(keep, h)
@@ -128,21 +136,25 @@ func (w *heldMaps) settleWhere(match func(*heldAttach) bool) {
 		}
 		m, ok := maps[h.pid]
 		if !ok {
+			if maps == nil {
+				maps = make(map[int32]map[uint64]int)
+			}
 			m = w.mappings(h.pid)
 			maps[h.pid] = m
 		}
 		if m[h.ino] > 0 {
 			m[h.ino]--
 			keep = append(keep, h)
-		} else {
-			gone = append(gone, h)
+			continue
 		}
+		if h.removed {
+			w.removedN--
+		}
+		// The table's lock is taken after w.mu, as everywhere.
+		h.t.Detach(h.s, h.pid)
 	}
 	clear(w.held[len(keep):])
 	w.held = keep
-	for _, h := range gone {
-		h.t.Detach(h.s, h.pid)
-	}
 }
 
 // mappings counts pid's mappings of each inode of this mount; a process
@@ -155,13 +167,24 @@ func (w *heldMaps) mappings(pid int32) map[uint64]int {
 	}
 	for line := range bytes.Lines(data) {
 		// address perms offset dev inode path
-		f := bytes.Fields(line)
-		if len(f) < 5 || !bytes.Equal(f[3], w.dev) {
+		var f [5][]byte
+		n := 0
+		for rest := line; n < 5; n++ {
+			rest = bytes.TrimLeft(rest, " ")
+			end := bytes.IndexAny(rest, " \n")
+			if end < 0 {
+				end = len(rest)
+			}
+			f[n], rest = rest[:end], rest[end:]
+		}
+		if !bytes.Equal(f[3], w.dev) {
 			continue
 		}
-		if ino, err := strconv.ParseUint(string(f[4]), 10, 64); err == nil {
-			out[ino]++
+		var ino uint64
+		for _, c := range f[4] {
+			ino = ino*10 + uint64(c-'0')
 		}
+		out[ino]++
 	}
 	return out
 }

@@ -347,24 +347,48 @@ func (b *bench) fresh(n int) uint32 {
 func keyName(k uint32) string { return fmt.Sprintf("0x%08x", k) }
 
 // serverStatus reads the server's resident memory (bytes) and open
-// descriptors.
+// descriptors. The resident size is read once it has settled: after a
+// burst of requests the Go runtime goes on returning freed pages to the
+// kernel for a while, and a figure read during that would count them
+// against, or for, the segments.
 func (b *bench) serverStatus() (rss uint64, fds int, err error) {
 	pid := b.server.Process.Pid
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	rss, err = b.serverRSS(pid)
+	for i := 0; err == nil && i < 50; i++ {
+		time.Sleep(20 * time.Millisecond)
+		var next uint64
+		if next, err = b.serverRSS(pid); err != nil {
+			break
+		}
+		settled := max(next, rss)-min(next, rss) < 64<<10
+		rss = next
+		if settled {
+			break
+		}
+	}
 	if err != nil {
 		return 0, 0, err
-	}
-	for _, line := range strings.Split(string(st), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			rss = kb << 10
-		}
 	}
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		return 0, 0, err
 	}
 	return rss, len(ents), nil
+}
+
+// serverRSS reads VmRSS of the server.
+func (b *bench) serverRSS(pid int) (uint64, error) {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc/PID/status")
 }
 
 func tail(b []byte) string {
