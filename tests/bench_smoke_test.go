@@ -85,7 +85,11 @@ func TestBenchQuickJSON(t *testing.T) {
 				continue
 			}
 			found = true
-			if !(r.Shmfs > 0) || r.Unit == "" || len(r.ShmfsRuns) == 0 {
+			// A --quick table of 256 segments takes less memory than
+			// one of go-fuse's 1 MiB request buffers, which come and go:
+			// its memory figure may be anything, even below 0.
+			noisy := strings.HasPrefix(r.Op, "server memory")
+			if !(r.Shmfs > 0 || noisy) || r.Unit == "" || len(r.ShmfsRuns) == 0 {
 				t.Errorf("%s: no shmfs figure: %+v", r.Op, r)
 			}
 			if r.Kernel != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -347,27 +348,23 @@ func (b *bench) fresh(n int) uint32 {
 func keyName(k uint32) string { return fmt.Sprintf("0x%08x", k) }
 
 // serverStatus reads the server's resident memory (bytes) and open
-// descriptors. The resident size is read once it has settled: after a
-// burst of requests the Go runtime goes on returning freed pages to the
-// kernel for a while, and a figure read during that would count them
-// against, or for, the segments.
+// descriptors. The resident size is the least of several readings over
+// a fifth of a second: what the segments hold stays, while go-fuse's
+// request buffers (1 MiB each) and the pages that the Go runtime is
+// still giving back come and go, and would count for or against the
+// segments depending on the moment.
 func (b *bench) serverStatus() (rss uint64, fds int, err error) {
 	pid := b.server.Process.Pid
-	rss, err = b.serverRSS(pid)
-	for i := 0; err == nil && i < 50; i++ {
-		time.Sleep(20 * time.Millisecond)
-		var next uint64
-		if next, err = b.serverRSS(pid); err != nil {
-			break
+	rss = math.MaxUint64
+	for i := 0; i < 10; i++ {
+		if i > 0 {
+			time.Sleep(20 * time.Millisecond)
 		}
-		settled := max(next, rss)-min(next, rss) < 64<<10
-		rss = next
-		if settled {
-			break
+		r, err := b.serverRSS(pid)
+		if err != nil {
+			return 0, 0, err
 		}
-	}
-	if err != nil {
-		return 0, 0, err
+		rss = min(rss, r)
 	}
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
