@@ -67,5 +67,11 @@ func (h *limitHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	if err := h.node.ns.SetLimit(callerCred(ctx), h.node.name, string(data)); err != nil {
 		return 0, errno(err)
 	}
+	if h.node.name == "shmmni" {
+		// More segments may need more descriptors than the server has.
+		if r, ok := h.node.Root().Operations().(*rootNode); ok {
+			r.m.checkNofile()
+		}
+	}
 	return uint32(len(data)), 0
 }
