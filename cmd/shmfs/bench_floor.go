@@ -29,8 +29,8 @@ type placement struct {
 	server, client int // CPU, or -1 for anywhere
 }
 
-// measureFloors times a FUSE round trip (an fstat whose attributes are
-// never cached is one GETATTR) on a minimal single-threaded C server and
+// measureFloors times a FUSE round trip (a statx that forces a GETATTR)
+// on a minimal single-threaded C server and
 // on shmfs, with client and server on one CPU and on two, and the
 // passthrough backing-file registration that go-fuse does per open.
 func (b *bench) measureFloors() ([]floor, error) {
