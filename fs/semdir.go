@@ -39,7 +39,7 @@ func (d *semDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.A
 }
 
 func (d *semDirNode) OnAdd(ctx context.Context) {
-	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	d.AddChild(ctlName, ctl, false)
 }
 
@@ -53,7 +53,7 @@ var semGen atomic.Uint64
 // that the same inode, they would wait for the sleeper, which may be
 // waiting for them.
 func (d *semDirNode) setInode(ctx context.Context, s *nsmodel.Sem, out *fuse.EntryOut) *gofs.Inode {
-	n := &semNode{t: d.ns.Sem, s: s}
+	n := &semNode{m: d.m, t: d.ns.Sem, s: s}
 	n.fill(&out.Attr)
 	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino, Gen: semGen.Add(1)})
 }

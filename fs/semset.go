@@ -30,6 +30,7 @@ const semOpenFlags = fuse.FOPEN_DIRECT_IO | fuse.FOPEN_STREAM | fuse.FOPEN_PARAL
 // semNode is a semaphore set's file.
 type semNode struct {
 	gofs.Inode
+	m *mountState
 	t *nsmodel.SemTable
 	s *nsmodel.Sem
 }
@@ -114,6 +115,9 @@ func (n *semNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint
 	if err := n.s.Access(c, semOpenAccess(flags)); err != nil {
 		return nil, 0, errno(err)
 	}
+	// The kernel sends RELEASE without waiting for it: an open that
+	// follows another file's last close must find its SEM_UNDO undone.
+	n.m.afterReleases()
 	return newSemHandle(n.s, c, flags), semOpenFlags, 0
 }
 
