@@ -53,6 +53,8 @@ type mountState struct {
 	attrMu sync.Mutex
 	// queues are the inodes of each message queue that the kernel holds.
 	queues queueCaches
+	// sets are the inodes of each semaphore set that the kernel holds.
+	sets setCaches
 	// nofileWarned is set once the descriptor warning has been printed.
 	nofileWarned atomic.Bool
 }

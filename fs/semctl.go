@@ -90,6 +90,14 @@ func (d *semDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The kernel saw none of it: the attributes of the set's inodes go
+	// before the write returns.
+	switch cmd.op {
+	case "IPC_RMID", "IPC_SET":
+		d.m.sets.changed(s)
+	case "SETVAL", "SETALL":
+		d.m.sets.moved(s)
+	}
 	if res == "" {
 		res = fmt.Sprintf("%d %s\n", st.ID, st.Name)
 	}
@@ -154,6 +162,8 @@ func (d *semDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 		return "", err
 	}
 	st := s.Stat()
+	// Directories that show this table may hold a negative entry.
+	d.m.inval.nameCame(d.ns.Sem, st.Name, nil)
 	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil
 }
 

@@ -26,6 +26,7 @@ var (
 	_ = (gofs.NodeReaddirer)((*semDirNode)(nil))
 	_ = (gofs.NodeCreater)((*semDirNode)(nil))
 	_ = (gofs.NodeUnlinker)((*semDirNode)(nil))
+	_ = (gofs.NodeOnForgetter)((*semDirNode)(nil))
 )
 
 // newSemDir makes MOUNT/<ns>/sem/.
@@ -35,13 +36,19 @@ func newSemDir(m *mountState, ns *nsmodel.Namespace) gofs.InodeEmbedder {
 
 func (d *semDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	tableDirAttr(&out.Attr)
+	out.SetTimeout(fixedTimeout)
 	return 0
 }
 
+// OnAdd makes ctl, and has the sets made without the kernel seeing it
+// drop this directory's negative entries.
 func (d *semDirNode) OnAdd(ctx context.Context) {
 	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	d.AddChild(ctlName, ctl, false)
+	d.m.inval.addDir(d.ns.Sem, d.EmbeddedInode())
 }
+
+func (d *semDirNode) OnForget() { d.m.inval.removeDir(d.ns.Sem, d.EmbeddedInode()) }
 
 // semGen numbers the inodes of sets.
 var semGen atomic.Uint64
@@ -51,11 +58,18 @@ var semGen atomic.Uint64
 // in semop holds its inode's lock (shared), and unlink, chmod, chown and
 // the truncation of `>` each take the lock of the inode they name; were
 // that the same inode, they would wait for the sleeper, which may be
-// waiting for them.
+// waiting for them. So the entry is never cached, which would hand the
+// same inode to the next path walk; the attributes are, until the set
+// changes (semcache.go).
 func (d *semDirNode) setInode(ctx context.Context, s *nsmodel.Sem, out *fuse.EntryOut) *gofs.Inode {
 	n := &semNode{m: d.m, t: d.ns.Sem, s: s}
+	ch := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(s.Serial()), Gen: semGen.Add(1)})
+	// Known to the set's changes before its attributes are read, so that
+	// none is missed.
+	n.sc = d.m.sets.add(d.m, s, n)
 	n.fill(&out.Attr)
-	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino, Gen: semGen.Add(1)})
+	out.SetAttrTimeout(objectTimeout)
+	return ch
 }
 
 // find resolves a file name to the set that has it now.
@@ -78,6 +92,11 @@ func (d *semDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 		return d.GetChild(ctlName), 0
 	}
 	s, e := d.find(name)
+	if e == syscall.ENOENT {
+		// A set made without the kernel seeing it (ctl IPC_CREAT)
+		// drops this negative entry.
+		out.SetEntryTimeout(negativeTimeout)
+	}
 	if e != 0 {
 		return nil, e
 	}
@@ -116,7 +135,10 @@ func (d *semDirNode) Create(ctx context.Context, name string, flags uint32, mode
 	if err != nil {
 		return nil, nil, 0, errno(err)
 	}
-	return d.setInode(ctx, s, out), newSemHandle(s, c, flags), semOpenFlags, 0
+	ch := d.setInode(ctx, s, out)
+	// Other directories that show this table may hold a negative entry.
+	d.m.inval.nameCame(d.ns.Sem, name, d.EmbeddedInode())
+	return ch, newSemHandle(s, ch.Operations().(*semNode).sc, c, flags), semOpenFlags, 0
 }
 
 // Unlink is IPC_RMID.
@@ -128,5 +150,10 @@ func (d *semDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if e != 0 {
 		return e
 	}
-	return errno(d.ns.Sem.Remove(callerCred(ctx), s))
+	if err := d.ns.Sem.Remove(callerCred(ctx), s); err != nil {
+		return errno(err)
+	}
+	// Inodes of the set that other lookups made show it linked.
+	d.m.sets.changed(s)
+	return 0
 }

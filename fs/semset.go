@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -33,18 +34,24 @@ type semNode struct {
 	m *mountState
 	t *nsmodel.SemTable
 	s *nsmodel.Sem
+	// sc is what the kernel caches of the set, this inode among it.
+	sc *setCache
 }
 
 var (
 	_ = (gofs.NodeGetattrer)((*semNode)(nil))
 	_ = (gofs.NodeSetattrer)((*semNode)(nil))
 	_ = (gofs.NodeOpener)((*semNode)(nil))
+	_ = (gofs.NodeOnForgetter)((*semNode)(nil))
 )
+
+func (n *semNode) OnForget() { n.m.sets.remove(n.s, n) }
 
 // fill renders semid_ds as a stat: atime and mtime are sem_otime, ctime
 // sem_ctime. The size is the longest write the file takes (semMaxWrite);
 // nsems is in sysvipc/sem and in the count of values a read shows.
 func (n *semNode) fill(a *fuse.Attr) {
+	n.sc.replied()
 	st := n.s.Stat()
 	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
 	a.Size = semMaxWrite
@@ -61,6 +68,7 @@ func (n *semNode) fill(a *fuse.Attr) {
 
 func (n *semNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.fill(&out.Attr)
+	out.SetTimeout(objectTimeout)
 	return 0
 }
 
@@ -94,8 +102,11 @@ func (n *semNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 		if err := n.t.Set(c, n.s, a); err != nil {
 			return errno(err)
 		}
+		// The set's other inodes hold the old attributes.
+		n.sc.changed(n)
 	}
 	n.fill(&out.Attr)
+	out.SetTimeout(objectTimeout)
 	return 0
 }
 
@@ -118,14 +129,15 @@ func (n *semNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint
 	// The kernel sends RELEASE without waiting for it: an open that
 	// follows another file's last close must find its SEM_UNDO undone.
 	n.m.afterReleases()
-	return newSemHandle(n.s, c, flags), semOpenFlags, 0
+	return newSemHandle(n.s, n.sc, c, flags), semOpenFlags, 0
 }
 
 // semHandle is an open set: each write is one semop (or a SETVAL or
 // SETALL), each read shows the values. Its SEM_UNDO adjustments are
 // undone when it is released, as the kernel undoes a process's at exit.
 type semHandle struct {
-	s *nsmodel.Sem
+	s  *nsmodel.Sem
+	sc *setCache
 	// cred is the opener's: the checks of each operation use it, as
 	// those of semop use the caller's.
 	cred *nsmodel.Cred
@@ -134,6 +146,9 @@ type semHandle struct {
 	// file's end rather than at 0.
 	appending bool
 	undo      nsmodel.SemUndo
+	// undos is set once a semop with SEM_UNDO was asked for: only then
+	// does the release have adjustments to undo, and sem_otime to set.
+	undos atomic.Bool
 
 	// mu protects text and read: the values being read, and how much of
 	// them has been. A read that finds them all read ends the file; the
@@ -150,8 +165,8 @@ var (
 	_ = (gofs.FileFlusher)((*semHandle)(nil))
 )
 
-func newSemHandle(s *nsmodel.Sem, c *nsmodel.Cred, flags uint32) *semHandle {
-	return &semHandle{s: s, cred: c, pid: c.PID, appending: flags&syscall.O_APPEND != 0}
+func newSemHandle(s *nsmodel.Sem, sc *setCache, c *nsmodel.Cred, flags uint32) *semHandle {
+	return &semHandle{s: s, sc: sc, cred: c, pid: c.PID, appending: flags&syscall.O_APPEND != 0}
 }
 
 // pidOf is the pid semop records as sempid: the calling thread as FUSE
@@ -173,6 +188,7 @@ func (h *semHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 		if err := h.semctl(ctx, data); err != nil {
 			return 0, errno(err)
 		}
+		h.sc.moved()
 		return uint32(len(data)), 0
 	}
 	var buf [semFastOps]nsmodel.Sembuf
@@ -180,9 +196,13 @@ func (h *semHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	if err != nil {
 		return 0, errno(err)
 	}
+	if !h.undos.Load() && hasUndo(req.Ops) {
+		h.undos.Store(true)
+	}
 	if err := h.s.Op(ctx, h.cred, h.pidOf(ctx), &h.undo, req); err != nil {
 		return 0, errno(err)
 	}
+	h.sc.moved()
 	return uint32(len(data)), 0
 }
 
@@ -213,5 +233,17 @@ func (h *semHandle) Flush(ctx context.Context) syscall.Errno { return syscall.EN
 // holding a lock taken with SEM_UNDO gives it back.
 func (h *semHandle) Release(ctx context.Context) syscall.Errno {
 	h.s.Exit(&h.undo, h.pidOf(ctx))
+	if h.undos.Load() {
+		h.sc.moved()
+	}
 	return 0
+}
+
+func hasUndo(ops []nsmodel.Sembuf) bool {
+	for _, o := range ops {
+		if o.Flg&nsmodel.SemUndoFlag != 0 {
+			return true
+		}
+	}
+	return false
 }
