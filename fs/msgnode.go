@@ -87,11 +87,18 @@ func (n *msgNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 }
 
 // Setattr is chmod and chown (IPC_SET). A truncation to 0, as `>`
-// sends, and setting times, as touch does, change nothing; a queue has
+// sends, and setting times, as touch does (checked as on any file),
+// change nothing; a queue has
 // no other size to set.
 func (n *msgNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if size, ok := in.GetSize(); ok && size != 0 {
 		return syscall.EINVAL
+	}
+	if set, now := setsTimes(in); set {
+		st := n.t.Stat(n.q)
+		if err := st.CheckTimes(callerCred(ctx), now); err != nil {
+			return errno(err)
+		}
 	}
 	var a nsmodel.SetAttr
 	if m, ok := in.GetMode(); ok {

@@ -63,9 +63,15 @@ func (n *segNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 }
 
 // Setattr is ftruncate (shm_segsz), chmod and chown (IPC_SET). Setting
-// times alone, as touch does, changes nothing and succeeds.
+// times, as touch does, is checked as on any file and changes nothing.
 func (n *segNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	c := callerCred(ctx)
+	if set, now := setsTimes(in); set {
+		st := n.t.Stat(n.s)
+		if err := st.CheckTimes(c, now); err != nil {
+			return errno(err)
+		}
+	}
 	var a nsmodel.SetAttr
 	if m, ok := in.GetMode(); ok {
 		m &= nsmodel.ModePerm
@@ -90,6 +96,16 @@ func (n *segNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 	n.fill(&out.Attr)
 	out.SetTimeout(objectTimeout)
 	return 0
+}
+
+// setsTimes reports whether a setattr sets atime or mtime, and whether
+// every time it sets is "now" (utimensat with no times, or UTIME_NOW).
+func setsTimes(in *fuse.SetAttrIn) (set, now bool) {
+	v := in.Valid
+	set = v&(fuse.FATTR_ATIME|fuse.FATTR_MTIME) != 0
+	now = (v&fuse.FATTR_ATIME == 0 || v&fuse.FATTR_ATIME_NOW != 0) &&
+		(v&fuse.FATTR_MTIME == 0 || v&fuse.FATTR_MTIME_NOW != 0)
+	return set, now
 }
 
 // Open is an attach. It sets shm_atim, which stat shows: when that moves

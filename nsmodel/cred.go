@@ -13,6 +13,7 @@ import (
 
 // Capabilities that the IPC code consults (linux/capability.h).
 const (
+	CapFowner      = 3
 	CapIPCLock     = 14
 	CapIPCOwner    = 15
 	CapSysAdmin    = 21

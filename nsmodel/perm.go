@@ -66,6 +66,20 @@ func (p *Perm) CheckOwner(c *Cred) error {
 	return unix.EPERM
 }
 
+// CheckTimes is what the VFS asks of utimensat on any file
+// (setattr_prepare, notify_change), which the file of an object must ask
+// too: explicit times are the owner's to set (EPERM), times set to now
+// also anyone's who may write (EACCES); CAP_FOWNER passes both.
+func (p *Perm) CheckTimes(c *Cred, now bool) error {
+	if c.UID == p.UID || c.Capable(CapFowner) {
+		return nil
+	}
+	if !now {
+		return unix.EPERM
+	}
+	return p.Check(c, AccessWrite)
+}
+
 // SetAttr holds the fields of an IPC_SET; a nil field is left as it is.
 type SetAttr struct {
 	UID    *uint32
