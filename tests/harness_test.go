@@ -273,3 +273,28 @@ func shmByKey(rows []shmRow, key int32) *shmRow {
 	}
 	return nil
 }
+
+// waitCatches waits until process pid has a handler for sig (SigCgt in
+// /proc/<pid>/status), so that a signal sent to it is not fatal only
+// because it came before the program got going.
+func waitCatches(t testing.TB, pid int, sig syscall.Signal) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatalf("pid %d: %v", pid, err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if hex, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+				var mask uint64
+				fmt.Sscanf(strings.TrimSpace(hex), "%x", &mask)
+				if mask&(1<<(uint(sig)-1)) != 0 {
+					return
+				}
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("pid %d never caught %v", pid, sig)
+}

@@ -175,6 +175,8 @@ func TestMsgSignalStorm(t *testing.T) {
 	const n = 2000
 	recv := msgStart(t, tool, "recv", q, strconv.Itoa(n))
 	send := msgStart(t, tool, "send", q, strconv.Itoa(n), "0")
+	waitCatches(t, recv.cmd.Process.Pid, syscall.SIGUSR1)
+	waitCatches(t, send.cmd.Process.Pid, syscall.SIGUSR1)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
