@@ -63,7 +63,17 @@ type limitHandle struct {
 
 var _ = (gofs.FileWriter)((*limitHandle)(nil))
 
+// Write sets the limit. A write that does not start at offset 0 is
+// taken and ignored, as proc_first_pos_non_zero_ignore does under
+// sysctl_writes_strict: it is the tail of one the kernel cut short, or
+// a second write(2) on the descriptor.
 func (h *limitHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if off != 0 {
+		if !h.node.ns.MayWriteLimits(callerCred(ctx)) {
+			return 0, syscall.EACCES
+		}
+		return uint32(len(data)), 0
+	}
 	if err := h.node.ns.SetLimit(callerCred(ctx), h.node.name, string(data)); err != nil {
 		return 0, errno(err)
 	}
