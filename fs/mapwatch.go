@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
@@ -29,8 +31,9 @@ import (
 // whole when it has doubled, so it stays as long as the attaches that
 // are really held.
 //
-// Only the process that opened the segment is watched: a mapping
-// inherited by a child that outlives its parent's is not counted.
+// Only the process that opened the segment is watched (its thread group,
+// whichever thread opened it): a mapping inherited by a child that
+// outlives its parent's is not counted.
 type heldMaps struct {
 	// dev is the mount's device as /proc/<pid>/maps prints it
 	// ("00:2a"); a mapping of a segment shows it with the segment's
@@ -62,6 +65,35 @@ const heldBatch = 1024
 
 func newHeldMaps(major, minor uint32) *heldMaps {
 	return &heldMaps{dev: fmt.Appendf(nil, "%02x:%02x", major, minor), next: heldBatch}
+}
+
+// process is the process of thread tid, the opener of an attach: its
+// maps are the ones to watch, for a mapping belongs to the process and
+// outlives a thread that ends after it made it. tid is alive, in the
+// open being served. pidfd_open refuses a thread that does not lead its
+// group, so a single-threaded opener costs no read of /proc. On a nil w
+// (no passthrough, no maps to watch) it is tid.
+func (w *heldMaps) process(tid int32) int32 {
+	if w == nil || tid <= 0 {
+		return tid
+	}
+	if fd, err := unix.PidfdOpen(int(tid), 0); err == nil {
+		unix.Close(fd)
+		return tid
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(int(tid)) + "/status")
+	if err != nil {
+		return tid
+	}
+	for line := range bytes.Lines(data) {
+		if v, ok := bytes.CutPrefix(line, []byte("Tgid:")); ok {
+			if pid, err := strconv.Atoi(string(bytes.TrimSpace(v))); err == nil && pid > 0 {
+				return int32(pid)
+			}
+			break
+		}
+	}
+	return tid
 }
 
 // release is told that the kernel released a handle of s opened by pid:

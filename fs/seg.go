@@ -125,15 +125,17 @@ func (n *segNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint
 		}
 		n.m.attrMu.Unlock()
 	}
-	return &segHandle{m: n.m, t: n.t, s: n.s, pid: c.PID}, fuse.FOPEN_NOFLUSH, 0
+	return &segHandle{m: n.m, t: n.t, s: n.s, pid: n.m.held.process(c.PID)}, fuse.FOPEN_NOFLUSH, 0
 }
 
 // segHandle is one attach: it lives from open until the last close or
 // munmap of what the open made.
 type segHandle struct {
-	m   *mountState
-	t   *nsmodel.ShmTable
-	s   *nsmodel.Shm
+	m *mountState
+	t *nsmodel.ShmTable
+	s *nsmodel.Shm
+	// pid is the opener: under passthrough its process, whose maps hold
+	// the attach once the handle is released (mapwatch.go).
 	pid int32
 }
 
