@@ -73,10 +73,16 @@ func (n *semNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 }
 
 // Setattr is chmod and chown (IPC_SET). A truncation to 0, as `>`
-// sends, and setting times, as touch does, change nothing; a set has no
-// other size to set.
+// sends, changes nothing, as does setting times (touch), which is checked
+// as on any file; a set has no other size to set.
 func (n *semNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	c := callerCred(ctx)
+	if set, now := setsTimes(in); set {
+		st := n.s.Stat()
+		if err := st.CheckTimes(c, now); err != nil {
+			return errno(err)
+		}
+	}
 	if size, ok := in.GetSize(); ok {
 		if size != 0 {
 			return syscall.EINVAL

@@ -109,14 +109,15 @@ func (t *SemTable) Get(c *Cred, req SemGet) (*Sem, error) {
 			if req.Create && req.Excl {
 				return nil, unix.EEXIST
 			}
-			if err := s.Check(c, req.Access); err != nil {
-				return nil, err
-			}
+			// sem_more_checks comes before ipcperms, as in ipcget_public.
 			s.mu.Lock()
 			n := len(s.sems)
 			s.mu.Unlock()
 			if req.Nsems > n {
 				return nil, unix.EINVAL
+			}
+			if err := s.Check(c, req.Access); err != nil {
+				return nil, err
 			}
 			return s, nil
 		}

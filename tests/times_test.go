@@ -6,14 +6,14 @@ import (
 	"testing"
 )
 
-// TestSetTimesPermission: utimensat on a segment or queue file is
+// TestSetTimesPermission: utimensat on a segment, queue or set file is
 // checked as the kernel checks it on any file: times set to now need
 // the owner or write permission (EACCES), explicit times the owner
 // (EPERM). A refused touch changes nothing.
 func TestSetTimesPermission(t *testing.T) {
 	mnt := mountShmfs(t)
 	ns := filepath.Join(mnt, "default")
-	for _, f := range []string{"shm/0x00000a11", "msg/0x00000a12"} {
+	for _, f := range []string{"shm/0x00000a11", "msg/0x00000a12", "sem/0x00000a13"} {
 		t.Run(filepath.Dir(f), func(t *testing.T) {
 			p := filepath.Join(ns, f)
 			// Owned by 1000, writable by group 2000, nothing for others.
