@@ -45,7 +45,7 @@ flags:
 `
 	root := os.Geteuid() == 0
 	background := fl.Bool("background", false, "return once the mount is ready and leave the server running detached")
-	allowOther := fl.Bool("allow-other", root, "let other users use the mount (default true when run as root)")
+	allowOther := fl.Bool("allow-other", root, "let other users use the mount (on by default when run as root)")
 	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
 	debug := fl.Bool("debug", false, "log every FUSE request")
 	isolate := fl.Bool("isolate", false, "show each caller that is not root in the server's namespaces only the namespace of its own kernel IPC namespace (see docs/containers.md)")
