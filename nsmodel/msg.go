@@ -242,25 +242,11 @@ func (q *Msg) stat() MsgStat {
 
 // List returns the queues in id order.
 func (t *MsgTable) List() []*Msg {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	objs := t.sorted()
-	out := make([]*Msg, len(objs))
-	for i, o := range objs {
-		out[i] = o.(*Msg)
-	}
-	return out
+	return collect(&t.Registry, func(q *Msg) *Msg { return q })
 }
 
 // Stats returns a snapshot of every queue, in id order, as
 // /proc/sysvipc/msg lists them.
 func (t *MsgTable) Stats() []MsgStat {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	objs := t.sorted()
-	out := make([]MsgStat, len(objs))
-	for i, o := range objs {
-		out[i] = o.(*Msg).stat()
-	}
-	return out
+	return collect(&t.Registry, (*Msg).stat)
 }

@@ -176,6 +176,19 @@ func (r *Registry) sorted() []Object {
 	return out
 }
 
+// collect maps every object of r, in index order, through f, under r.mu.
+// A method cannot take the object's type, so a function does.
+func collect[O Object, V any](r *Registry, f func(O) V) []V {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	objs := r.sorted()
+	out := make([]V, len(objs))
+	for i, o := range objs {
+		out[i] = f(o.(O))
+	}
+	return out
+}
+
 // InUse is the number of objects in the table.
 func (r *Registry) InUse() int {
 	r.mu.Lock()

@@ -230,26 +230,12 @@ func (s *Sem) stat() SemStat {
 
 // List returns the sets in the table, in id order.
 func (t *SemTable) List() []*Sem {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	objs := t.sorted()
-	out := make([]*Sem, len(objs))
-	for i, o := range objs {
-		out[i] = o.(*Sem)
-	}
-	return out
+	return collect(&t.Registry, func(s *Sem) *Sem { return s })
 }
 
 // Stats returns a snapshot of every set in the table, in id order.
 func (t *SemTable) Stats() []SemStat {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	objs := t.sorted()
-	out := make([]SemStat, len(objs))
-	for i, o := range objs {
-		out[i] = o.(*Sem).Stat()
-	}
-	return out
+	return collect(&t.Registry, (*Sem).Stat)
 }
 
 // Used is used_sems: the semaphores in all sets of the table.

@@ -485,12 +485,5 @@ func (t *ShmTable) List() []*Shm {
 // Stats returns a snapshot of every segment in the table, in id order,
 // SHM_DEST ones included, as /proc/sysvipc/shm lists them.
 func (t *ShmTable) Stats() []ShmStat {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	objs := t.sorted()
-	out := make([]ShmStat, len(objs))
-	for i, o := range objs {
-		out[i] = t.stat(o.(*Shm))
-	}
-	return out
+	return collect(&t.Registry, t.stat)
 }
