@@ -103,6 +103,27 @@ func (c *ctlCmd) mode() (*uint32, error) {
 	return &m, nil
 }
 
+// key takes the key=<key>|key=IPC_PRIVATE that IPC_CREAT must have.
+func (c *ctlCmd) key() (int32, error) {
+	v, ok := c.str("key")
+	if !ok {
+		return 0, syscall.EINVAL
+	}
+	return nsmodel.ParseKey(v)
+}
+
+// createMode takes the mode of an IPC_CREAT: mode=0NNN, 0600 when absent.
+func (c *ctlCmd) createMode() (uint32, error) {
+	m, err := c.mode()
+	if err != nil {
+		return 0, err
+	}
+	if m == nil {
+		return 0o600, nil
+	}
+	return *m, nil
+}
+
 // setAttr takes the fields of an IPC_SET.
 func (c *ctlCmd) setAttr(qbytes bool) (nsmodel.SetAttr, error) {
 	var a nsmodel.SetAttr

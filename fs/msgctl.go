@@ -56,22 +56,15 @@ func (d *msgDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 // create is msgget(key, IPC_CREAT|mode[|IPC_EXCL]); the mode defaults to
 // 0600, as on shm/ctl.
 func (d *msgDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
-	keyText, ok := cmd.str("key")
-	if !ok {
-		return "", syscall.EINVAL
-	}
-	key, err := nsmodel.ParseKey(keyText)
+	key, err := cmd.key()
 	if err != nil {
 		return "", err
 	}
-	mode, err := cmd.mode()
+	mode, err := cmd.createMode()
 	if err != nil {
 		return "", err
 	}
-	req := nsmodel.MsgGet{Key: key, Mode: 0o600, Create: true}
-	if mode != nil {
-		req.Mode = *mode
-	}
+	req := nsmodel.MsgGet{Key: key, Mode: mode, Create: true}
 	req.Excl = cmd.flag("IPC_EXCL")
 	if err := cmd.done(); err != nil {
 		return "", err

@@ -132,11 +132,7 @@ func semArgs(cmd *ctlCmd, n int) ([]int, error) {
 }
 
 func (d *semDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
-	keyText, ok := cmd.str("key")
-	if !ok {
-		return "", syscall.EINVAL
-	}
-	key, err := nsmodel.ParseKey(keyText)
+	key, err := cmd.key()
 	if err != nil {
 		return "", err
 	}
@@ -144,14 +140,11 @@ func (d *semDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	if err != nil || nsems == nil {
 		return "", syscall.EINVAL
 	}
-	mode, err := cmd.mode()
+	mode, err := cmd.createMode()
 	if err != nil {
 		return "", err
 	}
-	req := nsmodel.SemGet{Key: key, Nsems: int(*nsems), Mode: 0o600, Create: true}
-	if mode != nil {
-		req.Mode = *mode
-	}
+	req := nsmodel.SemGet{Key: key, Nsems: int(*nsems), Mode: mode, Create: true}
 	req.Access = req.Mode
 	req.Excl = cmd.flag("IPC_EXCL")
 	if err := cmd.done(); err != nil {

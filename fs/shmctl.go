@@ -72,11 +72,7 @@ func (d *shmDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 }
 
 func (d *shmDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
-	keyText, ok := cmd.str("key")
-	if !ok {
-		return "", syscall.EINVAL
-	}
-	key, err := nsmodel.ParseKey(keyText)
+	key, err := cmd.key()
 	if err != nil {
 		return "", err
 	}
@@ -87,14 +83,11 @@ func (d *shmDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	if size == nil {
 		return "", syscall.EINVAL
 	}
-	mode, err := cmd.mode()
+	mode, err := cmd.createMode()
 	if err != nil {
 		return "", err
 	}
-	req := nsmodel.ShmGet{Key: key, Size: *size, Mode: 0o600, Create: true}
-	if mode != nil {
-		req.Mode = *mode
-	}
+	req := nsmodel.ShmGet{Key: key, Size: *size, Mode: mode, Create: true}
 	req.Access = req.Mode
 	req.Excl = cmd.flag("IPC_EXCL")
 	req.HugeTLB = cmd.flag("SHM_HUGETLB")
