@@ -72,18 +72,7 @@ func (n *segNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 			return errno(err)
 		}
 	}
-	var a nsmodel.SetAttr
-	if m, ok := in.GetMode(); ok {
-		m &= nsmodel.ModePerm
-		a.Mode = &m
-	}
-	if uid, ok := in.GetUID(); ok {
-		a.UID = &uid
-	}
-	if gid, ok := in.GetGID(); ok {
-		a.GID = &gid
-	}
-	if a.Mode != nil || a.UID != nil || a.GID != nil {
+	if a, ok := ipcSetOf(in); ok {
 		if err := n.t.Set(c, n.s, a); err != nil {
 			return errno(err)
 		}
@@ -106,6 +95,22 @@ func setsTimes(in *fuse.SetAttrIn) (set, now bool) {
 	now = (v&fuse.FATTR_ATIME == 0 || v&fuse.FATTR_ATIME_NOW != 0) &&
 		(v&fuse.FATTR_MTIME == 0 || v&fuse.FATTR_MTIME_NOW != 0)
 	return set, now
+}
+
+// ipcSetOf takes the chmod and chown of a setattr as an IPC_SET; ok
+// tells whether it has either.
+func ipcSetOf(in *fuse.SetAttrIn) (a nsmodel.SetAttr, ok bool) {
+	if m, ok := in.GetMode(); ok {
+		m &= nsmodel.ModePerm
+		a.Mode = &m
+	}
+	if uid, ok := in.GetUID(); ok {
+		a.UID = &uid
+	}
+	if gid, ok := in.GetGID(); ok {
+		a.GID = &gid
+	}
+	return a, a.Mode != nil || a.UID != nil || a.GID != nil
 }
 
 // Open is an attach. It sets shm_atim, which stat shows: when that moves

@@ -93,18 +93,7 @@ func (n *semNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 			}
 		}
 	}
-	var a nsmodel.SetAttr
-	if m, ok := in.GetMode(); ok {
-		m &= nsmodel.ModePerm
-		a.Mode = &m
-	}
-	if uid, ok := in.GetUID(); ok {
-		a.UID = &uid
-	}
-	if gid, ok := in.GetGID(); ok {
-		a.GID = &gid
-	}
-	if a.Mode != nil || a.UID != nil || a.GID != nil {
+	if a, ok := ipcSetOf(in); ok {
 		if err := n.t.Set(c, n.s, a); err != nil {
 			return errno(err)
 		}
