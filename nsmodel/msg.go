@@ -169,10 +169,7 @@ func (t *MsgTable) Access(c *Cred, q *Msg, access uint32) error {
 func (t *MsgTable) Remove(c *Cred, q *Msg) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if q.Deleted {
-		return unix.EIDRM
-	}
-	if err := q.CheckOwner(c); err != nil {
+	if err := q.checkDown(c); err != nil {
 		return err
 	}
 	t.remove(q)
@@ -192,10 +189,7 @@ func (t *MsgTable) Remove(c *Cred, q *Msg) error {
 func (t *MsgTable) Set(c *Cred, q *Msg, a SetAttr) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if q.Deleted {
-		return unix.EIDRM
-	}
-	if err := q.CheckOwner(c); err != nil {
+	if err := q.checkDown(c); err != nil {
 		return err
 	}
 	if a.QBytes != nil && *a.QBytes > uint64(t.ns.Limits().MsgMnb) && !c.Capable(CapSysResource) {

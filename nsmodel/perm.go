@@ -66,6 +66,15 @@ func (p *Perm) CheckOwner(c *Cred) error {
 	return unix.EPERM
 }
 
+// checkDown is what IPC_SET and IPC_RMID (the kernel's *ctl_down) ask
+// of the object they found: EIDRM once it is removed, then CheckOwner.
+func (p *Perm) checkDown(c *Cred) error {
+	if p.Deleted {
+		return unix.EIDRM
+	}
+	return p.CheckOwner(c)
+}
+
 // CheckTimes is what the VFS asks of utimensat on any file
 // (setattr_prepare, notify_change), which the file of an object must ask
 // too: explicit times are the owner's to set (EPERM), times set to now

@@ -180,10 +180,7 @@ func (t *SemTable) Remove(c *Cred, s *Sem) error {
 	defer t.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.Deleted {
-		return unix.EIDRM
-	}
-	if err := s.CheckOwner(c); err != nil {
+	if err := s.checkDown(c); err != nil {
 		return err
 	}
 	s.freeAry()
@@ -202,10 +199,7 @@ func (t *SemTable) Set(c *Cred, s *Sem, a SetAttr) error {
 	defer t.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.Deleted {
-		return unix.EIDRM
-	}
-	if err := s.CheckOwner(c); err != nil {
+	if err := s.checkDown(c); err != nil {
 		return err
 	}
 	if err := s.apply(a); err != nil {

@@ -275,10 +275,7 @@ func (t *ShmTable) destroy(s *Shm) {
 func (t *ShmTable) Remove(c *Cred, s *Shm) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
-		return unix.EIDRM
-	}
-	if err := s.CheckOwner(c); err != nil {
+	if err := s.checkDown(c); err != nil {
 		return err
 	}
 	if s.nattch == 0 {
@@ -298,10 +295,7 @@ func (t *ShmTable) Set(c *Cred, s *Shm, a SetAttr) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
-		return unix.EIDRM
-	}
-	if err := s.CheckOwner(c); err != nil {
+	if err := s.checkDown(c); err != nil {
 		return err
 	}
 	if err := s.apply(a); err != nil {
