@@ -138,28 +138,6 @@ func (k *ipcTenant) end() {
 	}
 }
 
-// startDriverArgv starts a driver with the given command line.
-func startDriverArgv(t testing.TB, name string, argv []string) *driver {
-	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d := &driver{t: t, name: name, cmd: cmd, in: in, out: bufio.NewReader(out)}
-	t.Cleanup(d.stop)
-	d.pid = strings.TrimPrefix(d.do("pid"), "ok ")
-	return d
-}
-
 // probePy answers, for each argument OP:PATH[:TEXT], one line: "ok" and
 // what the operation gave, or the name of the errno it failed with.
 const probePy = `import errno, os, sys

@@ -390,6 +390,12 @@ func startDriver(t testing.TB, lang string, uid, gid int) *driver {
 	if uid >= 0 {
 		argv = append([]string{"setpriv", fmt.Sprintf("--reuid=%d", uid), fmt.Sprintf("--regid=%d", gid), "--clear-groups"}, argv...)
 	}
+	return startDriverArgv(t, lang, argv)
+}
+
+// startDriverArgv starts a driver with the given command line.
+func startDriverArgv(t testing.TB, name string, argv []string) *driver {
+	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -403,7 +409,7 @@ func startDriver(t testing.TB, lang string, uid, gid int) *driver {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &driver{t: t, name: lang, cmd: cmd, in: in, out: bufio.NewReader(out)}
+	d := &driver{t: t, name: name, cmd: cmd, in: in, out: bufio.NewReader(out)}
 	t.Cleanup(d.stop)
 	d.pid = strings.TrimPrefix(d.do("pid"), "ok ")
 	return d
