@@ -19,10 +19,13 @@ type msgHandle struct {
 	// moves its times.
 	qc   *queueCache
 	view msgView
-	// recvFlags and sendFlags are the view's flags, with IPC_NOWAIT for
-	// an open with O_NONBLOCK.
+	// recvFlags and sendFlags are the view's flags; IPC_NOWAIT is added
+	// per call while the file is in non-blocking mode.
 	recvFlags int
 	sendFlags int
+	// openedNonblock: the file was opened with O_NONBLOCK, for a request
+	// that carries no file flags.
+	openedNonblock bool
 	// appending: an O_APPEND write starts at the kernel's idea of the
 	// file's end rather than at 0, so its offset says nothing.
 	appending bool
@@ -41,12 +44,19 @@ var (
 
 func newMsgHandle(q *nsmodel.Msg, qc *queueCache, v msgView, flags uint32) *msgHandle {
 	h := &msgHandle{q: q, qc: qc, view: v, recvFlags: v.flags, appending: flags&syscall.O_APPEND != 0}
-	if flags&syscall.O_NONBLOCK != 0 {
-		h.recvFlags |= nsmodel.IPCNoWait
-	}
+	h.openedNonblock = flags&syscall.O_NONBLOCK != 0
 	h.sendFlags = h.recvFlags & nsmodel.IPCNoWait
 	h.copyNext = v.typ
 	return h
+}
+
+// nowait is IPC_NOWAIT while the file is in non-blocking mode: opened
+// with O_NONBLOCK, or set so by fcntl(F_SETFL) since.
+func (h *msgHandle) nowait(ctx context.Context) int {
+	if nonblocking(ctx, h.openedNonblock) {
+		return nsmodel.IPCNoWait
+	}
+	return 0
 }
 
 // callerPid is the pid that lspid and lrpid record: the calling thread
@@ -69,7 +79,7 @@ func (h *msgHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 	if h.view.mtext {
 		hdr = 0
 	}
-	req := nsmodel.MsgRecv{Type: h.view.typ, Flags: h.recvFlags, BufSize: len(dest) - hdr}
+	req := nsmodel.MsgRecv{Type: h.view.typ, Flags: h.recvFlags | h.nowait(ctx), BufSize: len(dest) - hdr}
 	var buf []byte
 	var err error
 	if req.Flags&nsmodel.MsgCopy != 0 {
@@ -133,7 +143,7 @@ func (h *msgHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 		// keeps a copy.
 		buf = append([]byte(nil), data...)
 	}
-	if err := h.q.Send(ctx, callerPid(ctx), buf, h.sendFlags); err != nil {
+	if err := h.q.Send(ctx, callerPid(ctx), buf, h.sendFlags|h.nowait(ctx)); err != nil {
 		return 0, errno(err)
 	}
 	h.qc.moved()

@@ -1,0 +1,41 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// fileFlags carries, for each READ and WRITE being served, the open
+// file's flags as the kernel sent them with the request. go-fuse's file
+// API drops them, and they are how an fcntl(F_SETFL, O_NONBLOCK) made
+// after open reaches the server. A request is known by its cancel
+// channel, which go-fuse makes per request and hands on in fuse.Context.
+var fileFlags sync.Map // <-chan struct{} → uint32
+
+// nonblocking reports whether the file a read or write is made through
+// is in non-blocking mode now; opened says whether it was opened so,
+// for a request that carries no flags.
+func nonblocking(ctx context.Context, opened bool) bool {
+	if c, ok := ctx.(*fuse.Context); ok {
+		if v, ok := fileFlags.Load(c.Cancel); ok {
+			return v.(uint32)&syscall.O_NONBLOCK != 0
+		}
+	}
+	return opened
+}
+
+func (fs *nodeFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	fileFlags.Store(cancel, in.Flags)
+	defer fileFlags.Delete(cancel)
+	return fs.RawFileSystem.Read(cancel, in, buf)
+}
+
+// Writev is how go-fuse serves every WRITE (Write only after ENOSYS).
+func (fs *nodeFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
+	fileFlags.Store(cancel, in.Flags)
+	defer fileFlags.Delete(cancel)
+	return fs.RawFileSystem.Writev(cancel, in, data)
+}
