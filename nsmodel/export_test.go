@@ -7,6 +7,8 @@ var (
 	ShmHeader = shmHeader
 	MsgHeader = msgHeader
 	SemHeader = semHeader
+
+	InPrivateIPC = inPrivateIPC
 )
 
 // ShmRow renders one row of /proc/sysvipc/shm.

@@ -3,7 +3,6 @@ package nsmodel_test
 import (
 	"errors"
 	"os"
-	"runtime"
 	"sync"
 	"testing"
 	"unsafe"
@@ -150,33 +149,6 @@ func errName(err error) string {
 	return err.Error()
 }
 
-// inPrivateIPC runs f on a thread of its own that has entered a new IPC
-// namespace, so the kernel's answers can be compared with the model's
-// without touching the machine's objects or limits. The thread is never
-// unlocked, so it dies with f and takes the namespace with it. f must
-// report with t.Error, not t.Fatal. The test is skipped where the
-// process may not make a namespace.
-func inPrivateIPC(t *testing.T, f func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make an IPC namespace")
-	}
-	var err error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if err = unix.Unshare(unix.CLONE_NEWIPC); err != nil {
-			return
-		}
-		f()
-	}()
-	<-done
-	if err != nil {
-		t.Skipf("unshare(CLONE_NEWIPC): %v", err)
-	}
-}
-
 // errnoOf is the errno of a syscall's error, 0 for success.
 func errnoOf(err error) unix.Errno {
 	if err == nil {
@@ -264,3 +236,6 @@ func as(t *testing.T, id identity, f func()) {
 		panic("cannot go back to root: " + err.Error())
 	}
 }
+
+// inPrivateIPC runs f in a private IPC namespace (sem_kernel_test.go).
+var inPrivateIPC = nsmodel.InPrivateIPC

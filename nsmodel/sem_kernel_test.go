@@ -22,11 +22,13 @@ const (
 	kSetAll = 17
 )
 
-// inKernelSemNS runs f on a thread of its own in a new IPC namespace, so
-// that the kernel's semaphores can be compared with the model's without
-// touching the machine's. The thread is never unlocked: it dies with f,
-// and the namespace with it.
-func inKernelSemNS(t *testing.T, f func()) {
+// inPrivateIPC runs f on a thread of its own in a new IPC namespace, so
+// that the kernel can be compared with the model without touching the
+// machine's objects or limits. The thread is never unlocked, so it dies
+// with f and takes the namespace with it. f must report with t.Error, not
+// t.Fatal. The test is skipped where the process may not make a
+// namespace.
+func inPrivateIPC(t *testing.T, f func()) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make an IPC namespace")
@@ -71,7 +73,7 @@ func kSemctl(id, num, cmd int, arg uintptr) (int, unix.Errno) {
 // SETALLs on a kernel set and a model set, and compares every errno, and
 // the values and sempids after each step.
 func TestSemopAsTheKernel(t *testing.T) {
-	inKernelSemNS(t, func() {
+	inPrivateIPC(t, func() {
 		const nsems = 3
 		pid := int32(os.Getpid())
 		id, e := kSemget(IPCPrivate, nsems, 0o600)
@@ -167,7 +169,7 @@ func TestSemopAsTheKernel(t *testing.T) {
 // TestSemSysvipcAsTheKernel compares a line of sysvipc/sem with the one
 // the kernel writes for the same set.
 func TestSemSysvipcAsTheKernel(t *testing.T) {
-	inKernelSemNS(t, func() {
+	inPrivateIPC(t, func() {
 		if _, e := kSemget(0x162e, 5, 0o640|unix.IPC_CREAT); e != 0 {
 			t.Errorf("semget: %v", e)
 			return

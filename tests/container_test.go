@@ -123,20 +123,7 @@ func (k *ipcTenant) driver(uid, gid int) *driver {
 
 // end ends the tenant's process; its kernel namespace ends with it
 // unless something else holds it.
-func (k *ipcTenant) end() {
-	if k.cmd.ProcessState != nil {
-		return
-	}
-	k.in.Close()
-	done := make(chan struct{})
-	go func() { k.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		k.cmd.Process.Kill()
-		<-done
-	}
-}
+func (k *ipcTenant) end() { stopCmd(k.cmd, k.in) }
 
 // probePy answers, for each argument OP:PATH[:TEXT], one line: "ok" and
 // what the operation gave, or the name of the errno it failed with.

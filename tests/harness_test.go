@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,9 +199,22 @@ func shOK(t testing.TB, script string) string {
 	return out
 }
 
-// buildC compiles a C program given as source and returns its path.
+// builtC holds the programs buildC compiled this run, by name and source.
+var builtC struct {
+	sync.Mutex
+	bins map[string]string
+}
+
+// buildC compiles a C program given as source and returns its path. A
+// program is compiled once per run; tests that share one call buildC
+// each.
 func buildC(t testing.TB, name, src string) string {
 	t.Helper()
+	builtC.Lock()
+	defer builtC.Unlock()
+	if bin, ok := builtC.bins[name+"\x00"+src]; ok {
+		return bin
+	}
 	dir := filepath.Join(workDir, "c")
 	os.MkdirAll(dir, 0o755)
 	srcPath := filepath.Join(dir, name+".c")
@@ -211,7 +225,28 @@ func buildC(t testing.TB, name, src string) string {
 	if out, err := exec.Command("gcc", "-O2", "-Wall", "-o", bin, srcPath).CombinedOutput(); err != nil {
 		t.Fatalf("gcc %s: %v\n%s", name, err, out)
 	}
+	if builtC.bins == nil {
+		builtC.bins = make(map[string]string)
+	}
+	builtC.bins[name+"\x00"+src] = bin
 	return bin
+}
+
+// stopCmd ends a helper process that runs until its standard input
+// closes, killing it if it has not gone in 10 s, and waits for it.
+func stopCmd(cmd *exec.Cmd, stdin io.Closer) {
+	if cmd.ProcessState != nil {
+		return
+	}
+	stdin.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
 }
 
 // shmRow is one row of a /proc/sysvipc/shm table.

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -273,20 +272,8 @@ int main(int argc, char **argv) {
 }
 `
 
-var (
-	msgToolOnce sync.Once
-	msgToolBin  string
-)
-
 // msgTool builds the C driver once per run.
-func msgTool(t testing.TB) string {
-	t.Helper()
-	msgToolOnce.Do(func() { msgToolBin = buildC(t, "msgtool", msgToolSrc) })
-	if msgToolBin == "" {
-		t.Fatal("msgtool did not build")
-	}
-	return msgToolBin
-}
+func msgTool(t testing.TB) string { return buildC(t, "msgtool", msgToolSrc) }
 
 // msgProc is a program started in the background, whose output lines can
 // be waited for one by one.

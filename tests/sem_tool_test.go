@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -118,20 +117,8 @@ int main(int argc, char **argv) {
 }
 `
 
-var (
-	semToolOnce sync.Once
-	semToolPath string
-)
-
 // semTool builds the C driver once for the run.
-func semTool(t testing.TB) string {
-	t.Helper()
-	semToolOnce.Do(func() { semToolPath = buildC(t, "semtool", semToolSrc) })
-	if semToolPath == "" {
-		t.Fatal("semtool did not build")
-	}
-	return semToolPath
-}
+func semTool(t testing.TB) string { return buildC(t, "semtool", semToolSrc) }
 
 // semRun runs the driver to its end and returns its one-line answer.
 func semRun(t testing.TB, args ...string) string {

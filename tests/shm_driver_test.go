@@ -417,20 +417,7 @@ func startDriverArgv(t testing.TB, name string, argv []string) *driver {
 
 // stop ends the driver and waits for it; its mappings and handles go with
 // it.
-func (d *driver) stop() {
-	if d.cmd.ProcessState != nil {
-		return
-	}
-	d.in.Close()
-	done := make(chan struct{})
-	go func() { d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
-		<-done
-	}
-}
+func (d *driver) stop() { stopCmd(d.cmd, d.in) }
 
 // do sends one command and returns the reply line.
 func (d *driver) do(format string, args ...any) string {
