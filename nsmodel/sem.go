@@ -199,10 +199,7 @@ func (t *SemTable) Set(c *Cred, s *Sem, a SetAttr) error {
 	defer t.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkDown(c); err != nil {
-		return err
-	}
-	if err := s.apply(a); err != nil {
+	if err := s.setAttr(c, a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()

@@ -295,10 +295,7 @@ func (t *ShmTable) Set(c *Cred, s *Shm, a SetAttr) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := s.checkDown(c); err != nil {
-		return err
-	}
-	if err := s.apply(a); err != nil {
+	if err := s.setAttr(c, a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
