@@ -79,8 +79,7 @@ func (l *serverLog) enabled(level slog.Level) bool {
 // defaultLogPath is where a background server without --log writes:
 // /var/log/shmfs/<mount point>.log for root, and
 // $XDG_RUNTIME_DIR/shmfs/<mount point>.log (else /tmp/shmfs-<uid>/) for
-// anyone else, the mount point escaped as systemd names its mount unit
-// (/mnt/shmfs -> mnt-shmfs).
+// anyone else: /mnt/shmfs logs to mnt-shmfs.log.
 func defaultLogPath(dir string) string {
 	base := escapePath(dir) + ".log"
 	if os.Geteuid() == 0 {
@@ -92,25 +91,25 @@ func defaultLogPath(dir string) string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("shmfs-%d", os.Geteuid()), base)
 }
 
-// escapePath is systemd-escape --path: the path without its outer
-// slashes, "/" as "-", and every byte outside [A-Za-z0-9:_.] (and a
-// leading ".") as \xNN. "/" alone is "-".
+// escapePath names a log after its mount point: the path without its
+// outer slashes, "/" as "-", and any byte outside [A-Za-z0-9._-] (and a
+// leading ".") as "_"; "/" alone is "-". (systemd-escape --path also
+// escapes "-" itself, which would make /tmp/my-mnt tmp-my\x2dmnt.log:
+// exact, but not a name to type.)
 func escapePath(p string) string {
 	p = strings.Trim(filepath.Clean(p), "/")
 	if p == "" {
 		return "-"
 	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		c := p[i]
+	b := []byte(p)
+	for i, c := range b {
 		switch {
 		case c == '/':
-			b.WriteByte('-')
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == ':', c == '_', c == '.' && i > 0:
-			b.WriteByte(c)
+			b[i] = '-'
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-', c == '.' && i > 0:
 		default:
-			fmt.Fprintf(&b, `\x%02x`, c)
+			b[i] = '_'
 		}
 	}
-	return b.String()
+	return string(b)
 }
