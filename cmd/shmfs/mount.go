@@ -12,6 +12,7 @@ import (
 	rtdebug "runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -134,7 +135,7 @@ flags:
 
 	go stopOnSignal(sig, m, model, dir, lg)
 	m.Server.Wait()
-	sdNotify("STOPPING=1")
+	notifyStopping("unmounted")
 	lg.Info("unmounted", "dir", dir)
 	return nil
 }
@@ -154,7 +155,7 @@ const stopGrace = 2 * time.Second
 func stopOnSignal(sig chan os.Signal, m *fs.Mount, model *nsmodel.Model, dir string, lg *serverLog) {
 	s := <-sig
 	lg.Info("signal: unmounting", "signal", s.String(), "dir", dir)
-	sdNotify("STOPPING=1", "STATUS=unmounting on "+s.String())
+	notifyStopping("unmounting on " + s.String())
 	model.Shutdown(unix.EIDRM)
 	deadline := time.AfterFunc(stopGrace, func() {
 		lg.Warn("still in use after the grace period: ending the server; open files of the mount now fail with ENOTCONN", "dir", dir, "grace", stopGrace.String())
@@ -174,6 +175,14 @@ func stopOnSignal(sig chan os.Signal, m *fs.Mount, model *nsmodel.Model, dir str
 		// Callers that blocked while the mount was going away.
 		model.Shutdown(unix.EIDRM)
 	}
+}
+
+var stopping sync.Once
+
+// notifyStopping tells the service manager, once, that the server is
+// stopping, and why.
+func notifyStopping(status string) {
+	stopping.Do(func() { sdNotify("STOPPING=1", "STATUS="+status) })
 }
 
 // exitNow ends a server that must stop while requests are still in
