@@ -13,6 +13,7 @@
 # containers and shows their namespaces gone. Everything it made is
 # removed when it exits, whether it succeeded or not.
 #
+# Its files go in a directory of its own under $TMPDIR (else /tmp).
 # shmfs is taken from $SHMFS, else from PATH, else built from this
 # repository with go.
 set -eu
@@ -25,7 +26,7 @@ for tool in unshare mount umount ipcs mktemp; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
-WORK=$(mktemp -d /tmp/shmfs-containers.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/shmfs-containers.XXXXXX")
 MNT=$WORK/mnt
 PIDS=
 cleanup() {
