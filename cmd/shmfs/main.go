@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/shmfs/shmfs/internal/bench"
 )
 
 const usage = `shmfs: System V IPC namespaces as files
@@ -41,7 +43,7 @@ func main() {
 	case "umount", "unmount":
 		err = umountCmd(os.Args[2:])
 	case "bench":
-		err = benchCmd(os.Args[2:])
+		err = bench.Cmd(os.Args[2:])
 	case "ipcs", "lsipc":
 		err = ipcsCmd(os.Args[1], os.Args[2:])
 	case "install":
