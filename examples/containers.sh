@@ -41,6 +41,10 @@ cleanup() {
 	if grep -q " $MNT " /proc/mounts 2>/dev/null; then
 		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
 	fi
+	if [ "$status" != 0 ] && [ -s "$WORK/shmfs.log" ]; then
+		printf 'containers.sh: the server log:\n' >&2
+		cat "$WORK/shmfs.log" >&2
+	fi
 	rm -rf "$WORK"
 	[ "$status" = 0 ] || printf 'containers.sh: failed (status %s); cleaned up\n' "$status" >&2
 	exit "$status"
@@ -103,7 +107,7 @@ say "exiting"
 
 say "mounting shmfs with --isolate on $MNT"
 mkdir "$MNT"
-"$SHMFS" mount --isolate --background "$MNT"
+"$SHMFS" mount --isolate --background --log "$WORK/shmfs.log" "$MNT"
 echo "\$ ls $MNT"
 ls "$MNT"
 
