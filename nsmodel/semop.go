@@ -281,18 +281,6 @@ func (s *Sem) wakeZero() bool {
 	return completed
 }
 
-// freeAry is the part of freeary under the set's lock: every waiter
-// fails with EIDRM and the undo records are dropped. s.mu is held.
-func (s *Sem) freeAry() {
-	s.expungeWaiters(unix.EIDRM)
-	for s.undos != nil {
-		s.unlinkUndo(s.undos)
-	}
-	for i := range s.sems {
-		s.sems[i].pid = 0
-	}
-}
-
 // count is count_semcnt: the waiters sleeping on semaphore num, for a
 // decrement (GETNCNT) or for zero (GETZCNT). Each waiter counts once, on
 // the operation it sleeps on. s.mu is held.

@@ -69,18 +69,18 @@ type ShmStat struct {
 	Name     string
 }
 
-// ShmTable is the shm id table of a namespace.
+// ShmTable is the shm id table of a namespace: shm_ids with shm_ops.
 type ShmTable struct {
-	Registry
-	ns *Namespace
+	ids[*Shm, ShmGet, ShmStat]
 	// tot is shm_tot, the pages of all segments (sizes rounded up to
 	// pages); protected by mu.
 	tot uint64
 }
 
 func newShmTable(ns *Namespace) *ShmTable {
-	t := &ShmTable{ns: ns}
-	t.init()
+	t := &ShmTable{}
+	t.setup(ns, ipcOps[*Shm, ShmGet, ShmStat]{getnew: t.newSeg, moreChecks: shmMoreChecks,
+		rmid: t.doShmRmid, update: t.shmSet, stat: t.stat})
 	return t
 }
 
@@ -102,54 +102,31 @@ type ShmGet struct {
 	AllowEmpty bool
 }
 
-// Get is shmget: it finds or makes the segment of req.Key. For an
-// existing key, as ipcget_public: EEXIST with IPC_CREAT|IPC_EXCL, EINVAL
-// when the segment is smaller than req.Size, EACCES when ipcperms refuses
-// the permission bits of req.Mode.
-func (t *ShmTable) Get(c *Cred, req ShmGet) (*Shm, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.get(c, req, req.Mode&ModePerm)
+func (req ShmGet) params() ipcParams {
+	return ipcParams{key: req.Key, create: req.Create, excl: req.Excl, flg: req.Mode & ModePerm, access: req.Access}
 }
 
-// Open is what open(2) of a segment's name does: shmget with the request,
-// then an attach. A segment the call creates is attached without an
-// access check, as a file created by open is opened whatever its mode;
-// one that exists is checked for req.Access. Both happen under one lock,
-// so no IPC_RMID slips between them.
+// Open is what open(2) of a segment's name does: shmget with the
+// request (ids.Open), then an attach. A segment the call creates is
+// attached without an access check. Both happen under one lock, so no
+// IPC_RMID slips between them.
 func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s, err := t.get(c, req, req.Access)
-	if err != nil {
-		return nil, err
+	s, err := t.ipcget(c, req, req.Access)
+	if err == nil {
+		t.attach(c, s)
 	}
-	t.attach(c, s)
-	return s, nil
+	return s, err
 }
 
-// get is ipcget: access is what an existing segment is checked for; a
-// new one is not checked. t.mu is held.
-func (t *ShmTable) get(c *Cred, req ShmGet, access uint32) (*Shm, error) {
-	if req.Key != IPCPrivate {
-		if o := t.findKey(req.Key); o != nil {
-			s := o.(*Shm)
-			if req.Create && req.Excl {
-				return nil, unix.EEXIST
-			}
-			if s.size < req.Size { // shm_more_checks
-				return nil, unix.EINVAL
-			}
-			if err := s.Check(c, access); err != nil {
-				return nil, err
-			}
-			return s, nil
-		}
-		if !req.Create {
-			return nil, unix.ENOENT
-		}
+// shmMoreChecks is shm_more_checks: an existing segment smaller than the
+// size asked for is EINVAL.
+func shmMoreChecks(s *Shm, req ShmGet) error {
+	if s.size < req.Size {
+		return unix.EINVAL
 	}
-	return t.newSeg(c, req)
+	return nil
 }
 
 // newSeg is newseg, its checks in its order: the size against SHMMIN
@@ -217,18 +194,6 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 	return s, nil
 }
 
-// Lookup finds a segment by key or id. A segment marked SHM_DEST is found
-// by id only, as the kernel finds it.
-func (t *ShmTable) Lookup(ref Ref) (*Shm, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	o, err := t.find(ref)
-	if err != nil {
-		return nil, err
-	}
-	return o.(*Shm), nil
-}
-
 // Attach is shmat as an open sees it: access is checked as ipcperms does,
 // then nattch, shm_atim and shm_lpid move. A segment marked SHM_DEST may
 // still be attached, as Linux lets shmat do.
@@ -294,33 +259,25 @@ func (t *ShmTable) destroy(s *Shm) {
 	s.pages.Close()
 }
 
-// Remove is IPC_RMID (do_shm_rmid): owner, creator or CAP_SYS_ADMIN may.
-// An unattached segment is destroyed at once; an attached one is marked
-// SHM_DEST, loses its key, and goes with its last detach.
-func (t *ShmTable) Remove(c *Cred, s *Shm) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := s.checkDown(c); err != nil {
-		return err
-	}
+// doShmRmid is do_shm_rmid: an unattached segment is destroyed at once;
+// an attached one is marked SHM_DEST, loses its key, and goes with its
+// last detach. t.mu is held.
+func (t *ShmTable) doShmRmid(s *Shm) {
 	if s.nattch == 0 {
 		t.destroy(s)
-		return nil
+		return
 	}
 	s.Mode |= ShmDest
 	t.forgetKey(s)
-	return nil
 }
 
-// Set is IPC_SET: owner, creator or CAP_SYS_ADMIN may change uid, gid and
-// the permission bits.
-func (t *ShmTable) Set(c *Cred, s *Shm, a SetAttr) error {
+// shmSet is the segment's part of IPC_SET: uid, gid and the permission
+// bits, and shm_ctim. t.mu is held.
+func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 	if a.QBytes != nil {
 		return unix.EINVAL
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := s.setAttr(c, a); err != nil {
+	if err := s.apply(a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
@@ -494,13 +451,6 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	return nil
 }
 
-// Stat is IPC_STAT.
-func (t *ShmTable) Stat(s *Shm) ShmStat {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.stat(s)
-}
-
 // follow takes in a size that the pages reached without the server and
 // returns their usage. Sealed pages cannot grow; pages not yet sealed (a
 // segment made empty by open(O_CREAT), before its first size) can, by a
@@ -546,24 +496,4 @@ func (t *ShmTable) stat(s *Shm) ShmStat {
 		Nattch: s.nattch, Atime: s.atime, Dtime: s.dtime, Ctime: s.ctime,
 		Resident: resident, Name: EntryName(&s.Perm),
 	}
-}
-
-// List returns the segments that have a name in the table, in id order:
-// all but those removed and waiting for their last detach.
-func (t *ShmTable) List() []*Shm {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []*Shm
-	for _, o := range t.sorted() {
-		if s := o.(*Shm); s.Mode&ShmDest == 0 {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// Stats returns a snapshot of every segment in the table, in id order,
-// SHM_DEST ones included, as /proc/sysvipc/shm lists them.
-func (t *ShmTable) Stats() []ShmStat {
-	return collect(&t.Registry, t.stat)
 }

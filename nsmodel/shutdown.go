@@ -25,13 +25,11 @@ func (m *Model) Shutdown(err error) {
 	e := err
 	m.down.CompareAndSwap(nil, &e)
 	err = *m.down.Load()
-	m.mu.Lock()
-	spaces := make([]*Namespace, 0, len(m.namespaces))
-	for _, ns := range m.namespaces {
-		spaces = append(spaces, ns)
-	}
-	m.mu.Unlock()
-	for _, ns := range spaces {
+	for _, name := range m.Names() {
+		ns := m.Get(name)
+		if ns == nil {
+			continue // removed meanwhile: it held no object
+		}
 		for _, q := range ns.Msg.List() {
 			q.mu.Lock()
 			q.expunge(err)
