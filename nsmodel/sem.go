@@ -47,6 +47,8 @@ type Sem struct {
 	pendingAlter waitQueue
 	// undos lists the SemUndo records of the set (list_id).
 	undos *SemUndo
+	// watches are the pollers waiting on the set (sem_poll.go).
+	watches semWatches
 }
 
 var _ Object = (*Sem)(nil)

@@ -231,6 +231,7 @@ func (w *semWaiter) finish(err error) {
 // EAGAIN) is woken with its error. When any completed, sem_otime moves.
 // s.mu is held.
 func (s *Sem) update() {
+	defer s.pollChanged()
 	if s.pendingAlter.head == nil && s.pendingConst.head == nil {
 		return
 	}
@@ -293,6 +294,7 @@ func (s *Sem) freeAry() {
 	for i := range s.sems {
 		s.sems[i].pid = 0
 	}
+	s.pollGone()
 }
 
 // count is count_semcnt: the waiters sleeping on semaphore num, for a
