@@ -1,8 +1,10 @@
 package nsmodel
 
 // Readiness of a queue, for poll(2) on its files: a receive is ready
-// when it would not block, a send when one of the smallest message (no
-// mtext) would not. A poller that waits keeps a MsgWatch on the queue,
+// when it would not block, a send when one of the smallest message that
+// carries data (one byte of mtext) would not: a message with no mtext
+// fits until the queue holds qbytes messages, which would leave a queue
+// full of bytes writable. A poller that waits keeps a MsgWatch on the queue,
 // which is woken at each change that can make it ready: a message its
 // selection takes arrives (each one, as a pipe wakes its readers on
 // every write, so that an edge-triggered epoll sees every message), room
@@ -43,7 +45,7 @@ type MsgReady struct {
 	// message it takes is queued, or the receive copies (MSG_COPY
 	// never waits).
 	Recv bool
-	// Send: a message with no mtext would fit.
+	// Send: a message of one byte of mtext would fit.
 	Send bool
 	// Removed: the queue is gone; every receive and send fails at once.
 	Removed bool
@@ -71,7 +73,7 @@ func (q *Msg) Poll(req MsgRecv, recv, send bool, w *MsgWatch) MsgReady {
 	}
 	return MsgReady{
 		Recv: mode == searchNumber || q.find(typ, mode) >= 0,
-		Send: q.fits(0),
+		Send: q.fits(1),
 	}
 }
 
@@ -88,7 +90,7 @@ func (q *Msg) pollSent(m *message) {
 // pollRoom wakes the watches that wait to send, once a message fits.
 // q.mu is held.
 func (q *Msg) pollRoom() {
-	if len(q.watches) == 0 || !q.fits(0) {
+	if len(q.watches) == 0 || !q.fits(1) {
 		return
 	}
 	for w := range q.watches {

@@ -3,8 +3,10 @@ package nsmodel
 // Readiness of a set, for poll(2) on its files. A set file is always
 // readable: a read shows the values and never waits. It is writable when
 // the operations the poller means to apply (the last list written on its
-// handle) would not block now: they would complete, or fail at once
-// (IPC_NOWAIT, ERANGE, a semaphore past the set). A poller that waits
+// handle) would not block now: they would complete, or fail at once with
+// an error other than EAGAIN (ERANGE, a semaphore past the set).
+// IPC_NOWAIT is not looked at: an operation that would wait for it is
+// not ready, as a non-blocking socket is not writable when full. A poller that waits
 // keeps a SemWatch, woken whenever the values change so that its
 // operations would no longer block, and at removal.
 
@@ -53,9 +55,9 @@ func (s *Sem) Poll(ops []Sembuf, w *SemWatch) (ready, removed bool) {
 	return !s.wouldBlock(ops), false
 }
 
-// wouldBlock reports whether semop of ops would sleep now: the first
-// operation that cannot apply, with the earlier ones applied, waits
-// rather than fails. It changes nothing. s.mu is held.
+// wouldBlock reports whether semop of ops would sleep now, or fail with
+// EAGAIN for IPC_NOWAIT: an operation cannot apply, with the earlier
+// ones applied. It changes nothing. s.mu is held.
 func (s *Sem) wouldBlock(ops []Sembuf) bool {
 	var vals [8]struct {
 		num uint16
@@ -77,7 +79,7 @@ func (s *Sem) wouldBlock(ops []Sembuf) bool {
 		cur := val(o.Num)
 		v := cur + int32(o.Op)
 		if (o.Op == 0 && cur != 0) || v < 0 {
-			return o.Flg&IPCNoWait == 0
+			return true
 		}
 		if v > SemVMX {
 			return false
