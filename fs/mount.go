@@ -5,6 +5,7 @@ package fs
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type Config struct {
 	// Isolate shows each caller that is not an administrator only the
 	// namespace bound to its kernel IPC namespace (docs/containers.md).
 	Isolate bool
+	Log     *slog.Logger // operator events (warnings, refused commands); nil: none
 	// IOUring is "auto", "on" or "off": requests served from per-CPU
 	// io_uring rings (internal/fuseconn).
 	IOUring string
