@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/shmfs/shmfs/internal/bench"
 )
 
 const usage = `shmfs: System V IPC namespaces as files
@@ -29,7 +31,7 @@ func main() {
 	case "umount", "unmount":
 		err = umountCmd(os.Args[2:])
 	case "bench":
-		err = benchCmd(os.Args[2:])
+		err = bench.Cmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
