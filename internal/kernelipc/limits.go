@@ -44,6 +44,26 @@ func (ns *Namespace) WriteLimit(c *Cred, name string, text []byte) error {
 	})
 }
 
+// CheckLimit opens /proc/sys/kernel/<name> of the namespace for reading,
+// or writing, with the caller's credentials and closes it: the errno an
+// open of the file itself would give.
+func (ns *Namespace) CheckLimit(c *Cred, name string, write bool) error {
+	if !slices.Contains(LimitNames, name) {
+		return unix.ENOENT
+	}
+	mode := unix.O_RDONLY
+	if write {
+		mode = unix.O_WRONLY
+	}
+	return ns.call(c, func() error {
+		fd, err := unix.Open("/proc/sys/kernel/"+name, mode|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	})
+}
+
 // Sysvipc is the namespace's /proc/sysvipc/<kind> (shm, msg or sem),
 // read with the caller's credentials: the file shows the namespace of
 // the thread that opens it (sysvipc_proc_open).

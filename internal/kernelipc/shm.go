@@ -15,6 +15,9 @@ const (
 	ShmUnlock     = 12
 	cmdShmStatAny = 15
 	ShmRdonly     = 0o10000
+	// ShmHugeTLB and ShmNoReserve are shmget flags.
+	ShmHugeTLB   = 0o4000
+	ShmNoReserve = 0o10000
 	// ShmDest and ShmLocked are the mode bits of a segment marked for
 	// destruction and of a locked one.
 	ShmDest   = 0o1000
@@ -138,10 +141,14 @@ func (ns *Namespace) ShmLock(c *Cred, id int, lock bool) error {
 // in shm_nattch (and a segment removed meanwhile lives on until it ends),
 // so one Attach per open file makes nattch count the file's users.
 type Attach struct {
-	// File is the segment's shm file, opened through
+	// File is the segment's shm file, opened read-write through
 	// /proc/self/map_files of the attach: read, write and mmap of it are
-	// the segment's pages. It is a shmem file: a write past Size grows
-	// the file (not shm_segsz), which no attach of the segment sees.
+	// the segment's pages. It is read-write whatever the attach, so that
+	// one file can back every open of the segment (FUSE passthrough
+	// keeps one backing file per inode); the caller's own access is
+	// what its open of the mirror's file allows. It is a shmem file: a
+	// write past Size grows the file (not shm_segsz), which no attach of
+	// the segment sees.
 	File *os.File
 	Size uint64
 	addr uintptr
@@ -179,11 +186,7 @@ func (ns *Namespace) ShmAttach(c *Cred, id int, write bool) (*Attach, error) {
 		return nil, err
 	}
 	end := addr + uintptr((ds.Segsz+pageSize-1)/pageSize*pageSize)
-	mode := unix.O_RDONLY
-	if write {
-		mode = unix.O_RDWR
-	}
-	f, err := os.OpenFile(fmt.Sprintf("/proc/self/map_files/%x-%x", addr, end), mode|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/map_files/%x-%x", addr, end), unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		unix.Syscall(unix.SYS_SHMDT, addr, 0, 0)
 		return nil, err
