@@ -44,8 +44,20 @@ func (n *kernelText) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.Se
 	if in.Valid&(fuse.FATTR_MODE|fuse.FATTR_UID|fuse.FATTR_GID) != 0 {
 		return syscall.EPERM
 	}
-	if _, ok := in.GetSize(); ok && (n.limit == "" || f == nil) {
-		return syscall.EACCES
+	if _, ok := in.GetSize(); ok {
+		// The truncation of open(O_TRUNC) comes without the handle
+		// (FUSE sends no file for it): the opener's right to write is
+		// asked again.
+		if n.limit == "" {
+			return syscall.EACCES
+		}
+		ns, err := n.k.namespace(n.id)
+		if err != nil {
+			return errno(err)
+		}
+		if err := ns.CheckLimit(kcred(ctx), n.limit, true); err != nil {
+			return errno(err)
+		}
 	}
 	return n.Getattr(ctx, f, out)
 }
