@@ -37,6 +37,8 @@ type Msg struct {
 	// they blocked: *msgReceiver and *msgSender.
 	receivers list.List
 	senders   list.List
+	// watches are the pollers waiting on the queue (msg_poll.go).
+	watches msgWatches
 }
 
 var _ Object = (*Msg)(nil)

@@ -198,6 +198,7 @@ func (q *Msg) deliver(m *message, pid int32) {
 	}
 	q.messages.push(m)
 	q.cbytes += m.size()
+	q.pollSent(m)
 }
 
 // pipelined is pipelined_send: the first waiting receiver that wants m
@@ -243,6 +244,7 @@ func (q *Msg) admitSenders() {
 		}
 		e = next
 	}
+	q.pollRoom()
 }
 
 // expunge wakes every waiter with err (expunge_all and ss_wakeup with
@@ -260,6 +262,7 @@ func (q *Msg) expunge(err error) {
 		s.wake <- struct{}{}
 	}
 	q.senders.Init()
+	q.pollGone()
 }
 
 // Receive is msgrcv. It returns the message as struct msgbuf, cut to

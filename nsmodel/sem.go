@@ -50,6 +50,8 @@ type Sem struct {
 	pendingAlter waitQueue
 	// undos lists the SemUndo records of the set (list_id).
 	undos *SemUndo
+	// watches are the pollers waiting on the set (sem_poll.go).
+	watches semWatches
 }
 
 var _ Object = (*Sem)(nil)
@@ -151,6 +153,7 @@ func (t *SemTable) freeAry(s *Sem) {
 	for i := range s.sems {
 		s.sems[i].pid = 0
 	}
+	s.pollGone()
 	t.remove(s)
 	t.used -= len(s.sems)
 }

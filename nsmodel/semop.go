@@ -235,6 +235,7 @@ func (w *semWaiter) finish(err error) {
 // EAGAIN) is woken with its error. When any completed, sem_otime moves.
 // s.mu is held.
 func (s *Sem) update() {
+	defer s.pollChanged()
 	if s.pendingAlter.head == nil && s.pendingConst.head == nil {
 		return
 	}
