@@ -35,6 +35,9 @@ type Shm struct {
 	lockUID   uint32
 	lockedPgs uint64
 	pages     Pages
+	// creator is the task that made the segment while it lives, nil
+	// once it has exited (rmid_forced.go).
+	creator *creatorTask
 }
 
 var _ Object = (*Shm)(nil)
@@ -69,6 +72,8 @@ type ShmTable struct {
 	// tot is shm_tot, the pages of all segments (sizes rounded up to
 	// pages); protected by mu.
 	tot uint64
+	// forced is shm_rmid_forced (rmid_forced.go); protected by mu.
+	forced bool
 }
 
 func newShmTable(ns *Namespace) *ShmTable {
@@ -100,6 +105,7 @@ type ShmGet struct {
 // when the segment is smaller than req.Size, EACCES when ipcperms refuses
 // the permission bits of req.Mode.
 func (t *ShmTable) Get(c *Cred, req ShmGet) (*Shm, error) {
+	t.reapExits()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.get(c, req, req.Mode&ModePerm)
@@ -111,6 +117,7 @@ func (t *ShmTable) Get(c *Cred, req ShmGet) (*Shm, error) {
 // one that exists is checked for req.Access. Both happen under one lock,
 // so no IPC_RMID slips between them.
 func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
+	t.reapExits()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, err := t.get(c, req, req.Access)
@@ -201,12 +208,14 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		return nil, err
 	}
 	t.tot += n
+	exits.watch(s, c.PID)
 	return s, nil
 }
 
 // Lookup finds a segment by key or id. A segment marked SHM_DEST is found
 // by id only, as the kernel finds it.
 func (t *ShmTable) Lookup(ref Ref) (*Shm, error) {
+	t.reapExits()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o, err := t.find(ref)
@@ -239,8 +248,8 @@ func (t *ShmTable) attach(c *Cred, s *Shm) {
 	s.lpid = c.PID
 }
 
-// Detach is shmdt: the last detach of a segment marked SHM_DEST destroys
-// it.
+// Detach is shmdt: the last detach of a segment marked SHM_DEST, or of
+// any segment while shm_rmid_forced is set, destroys it.
 func (t *ShmTable) Detach(s *Shm, pid int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -252,14 +261,15 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 	if pid > 0 {
 		s.lpid = pid
 	}
-	if s.nattch == 0 && s.Mode&ShmDest != 0 {
-		t.destroy(s)
+	if t.mayDestroy(s) {
+		t.destroyUnnamed(s)
 	}
 }
 
 // destroy is shm_destroy: the id goes, shm_tot gives the pages back, the
 // pin and its charge go, and the memfd is closed. t.mu is held.
 func (t *ShmTable) destroy(s *Shm) {
+	exits.forget(s)
 	t.remove(s)
 	t.tot -= pagesOf(s.size)
 	if s.lockedPgs > 0 {
@@ -462,6 +472,7 @@ func (t *ShmTable) stat(s *Shm) ShmStat {
 // List returns the segments that have a name in the table, in id order:
 // all but those removed and waiting for their last detach.
 func (t *ShmTable) List() []*Shm {
+	t.reapExits()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []*Shm
@@ -476,5 +487,6 @@ func (t *ShmTable) List() []*Shm {
 // Stats returns a snapshot of every segment in the table, in id order,
 // SHM_DEST ones included, as /proc/sysvipc/shm lists them.
 func (t *ShmTable) Stats() []ShmStat {
+	t.reapExits()
 	return collect(&t.Registry, t.stat)
 }
