@@ -5,6 +5,7 @@ package fs
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ type Config struct {
 	// Isolate shows each caller that is not an administrator only the
 	// namespace bound to its kernel IPC namespace (docs/containers.md).
 	Isolate bool
+	Log     *slog.Logger // operator events (warnings, refused commands); nil: none
 }
 
 // mountState is what every node of one mount shares.
