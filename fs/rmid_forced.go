@@ -13,7 +13,8 @@ import "github.com/shmfs/shmfs/nsmodel"
 
 // setLimit writes limits/<name> of ns. Before shm_rmid_forced is set
 // the attaches whose mappings have gone are ended, for the set destroys
-// the orphaned segments that have none. m may be nil.
+// the orphaned segments that have none; after it, the kernel has dropped
+// their names. m may be nil.
 func (m *mountState) setLimit(ns *nsmodel.Namespace, c *nsmodel.Cred, name, text string) error {
 	if name != "shm_rmid_forced" || m == nil {
 		return ns.SetLimit(c, name, text)
@@ -25,6 +26,10 @@ func (m *mountState) setLimit(ns *nsmodel.Namespace, c *nsmodel.Cred, name, text
 	if ns.Shm.RmidForced() && m.held != nil {
 		m.held.doom(ns.Shm)
 	}
+	// The names of the orphans it destroyed are gone before the write
+	// returns. (No request waits for this one while holding a table
+	// directory's lock, which dropping a name takes.)
+	m.inval.wait(m.inval.mark())
 	return nil
 }
 

@@ -85,7 +85,7 @@ func TestShmCtl(t *testing.T) {
 	step("IPC_RMID id=2", "ok 2 private.2")
 	step("IPC_RMID 0x101", "ok 3 0x00000101")
 	step("IPC_RMID 0xfffffffe", "ok 4 0xfffffffe")
-	if got := ls(); got != "0x00000100 ctl" {
+	if got := ls(); got != "0x00000100 ctl info" {
 		t.Errorf("ls shm after IPC_RMID: %q", got)
 	}
 	if rows := shmTable(t, ns+"sysvipc/shm"); len(rows) != 1 || rows[0].ID != 0 {
