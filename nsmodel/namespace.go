@@ -123,6 +123,7 @@ func NewModel(pages PageFactory) *Model {
 		bound:      make(map[KernelNS]*Namespace),
 	}
 	m.namespaces[DefaultNamespace] = m.newNamespace(DefaultNamespace)
+	startExitWatch()
 	return m
 }
 

@@ -123,19 +123,9 @@ func (w *exitWatch) open(tid int32) (*creatorTask, error) {
 		return nil, err
 	}
 	unix.CloseOnExec(fd)
-	if w.ep == nil {
-		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-		if err != nil {
-			unix.Close(fd)
-			return nil, err
-		}
-		// Non-blocking, so that os.NewFile hands it to the runtime's
-		// poller and run parks without holding a thread.
-		unix.SetNonblock(epfd, true)
-		w.ep = os.NewFile(uintptr(epfd), "shmfs-creator-exits")
-		w.tasks = make(map[int32]*creatorTask)
-		w.byFd = make(map[int32]*creatorTask)
-		go w.run(w.ep)
+	if err := w.start(); err != nil {
+		unix.Close(fd)
+		return nil, err
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
 	if err := unix.EpollCtl(int(w.ep.Fd()), unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
@@ -146,6 +136,35 @@ func (w *exitWatch) open(tid int32) (*creatorTask, error) {
 	w.tasks[tid] = task
 	w.byFd[int32(fd)] = task
 	return task, nil
+}
+
+// start makes the epoll set and starts run, once per process. w.mu is
+// held.
+func (w *exitWatch) start() error {
+	if w.ep != nil {
+		return nil
+	}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	// Non-blocking, so that os.NewFile hands it to the runtime's poller
+	// and run parks without holding a thread.
+	unix.SetNonblock(epfd, true)
+	w.ep = os.NewFile(uintptr(epfd), "shmfs-creator-exits")
+	w.tasks = make(map[int32]*creatorTask)
+	w.byFd = make(map[int32]*creatorTask)
+	go w.run(w.ep)
+	return nil
+}
+
+// startExitWatch makes the watch's one descriptor before the first
+// segment, so that it is among a server's descriptors from the start
+// and each segment costs its memfd alone.
+func startExitWatch() {
+	exits.mu.Lock()
+	defer exits.mu.Unlock()
+	exits.start()
 }
 
 // exitedFd reports whether pidfd reports its task's exit.
@@ -229,26 +248,30 @@ func (w *exitWatch) reap() {
 			break
 		}
 	}
-	var segs []*Shm
+	type orphan struct {
+		s    *Shm
+		task *creatorTask
+	}
+	var orphans []orphan
 	for _, task := range gone {
 		for s := range task.segs {
-			segs = append(segs, s)
+			orphans = append(orphans, orphan{s, task})
 		}
 		task.segs = nil
 	}
 	w.mu.Unlock()
-	for _, s := range segs {
-		s.table.exitShm(s)
+	for _, o := range orphans {
+		o.s.table.exitShm(o.s, o.task)
 	}
 }
 
 // exitShm is the part of exit_shm for one segment of the exited task:
 // it is orphaned, and destroyed if shm_rmid_forced is set and nothing is
-// attached.
-func (t *ShmTable) exitShm(s *Shm) {
+// attached. A segment destroyed since no longer names the task.
+func (t *ShmTable) exitShm(s *Shm, task *creatorTask) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.creator == nil || s.creator == unwatched || !s.creator.exited {
+	if s.creator != task {
 		return
 	}
 	s.creator = nil
