@@ -348,3 +348,30 @@ func (t *ShmTable) destroyUnnamed(s *Shm) {
 		gone(t, name)
 	}
 }
+
+// Get, Lookup, List and Stats are those of every kind (ipc.go), after
+// the exits that matter are taken in: each looks at the table.
+
+// Get is shmget (ids.Get).
+func (t *ShmTable) Get(c *Cred, req ShmGet) (*Shm, error) {
+	t.reapExits()
+	return t.ids.Get(c, req)
+}
+
+// Lookup is ids.Lookup.
+func (t *ShmTable) Lookup(ref Ref) (*Shm, error) {
+	t.reapExits()
+	return t.ids.Lookup(ref)
+}
+
+// List is ids.List.
+func (t *ShmTable) List() []*Shm {
+	t.reapExits()
+	return t.ids.List()
+}
+
+// Stats is ids.Stats.
+func (t *ShmTable) Stats() []ShmStat {
+	t.reapExits()
+	return t.ids.Stats()
+}
