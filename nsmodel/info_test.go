@@ -175,7 +175,7 @@ func TestInfoAsTheKernel(t *testing.T) {
 					t.Errorf("step %d: model semget: %v", step, err)
 					return
 				}
-				sets = append(sets, pair{kid, s.ID})
+				sets = append(sets, pair{kid, ns.Sem.Stat(s).ID})
 			default:
 				what = "sem IPC_RMID"
 				i := rng.IntN(len(sets))
