@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The kernel mirror (MOUNT/kernel/, docs/kernel.md) through a real mount:
@@ -353,4 +355,30 @@ func TestKernelNamespaceComesAndGoes(t *testing.T) {
 		}
 	}
 	_ = strconv.Itoa
+}
+
+// A receive blocked in the kernel is interrupted by the reader's signal
+// (FUSE INTERRUPT): the reader ends, and the msgrcv it was in is gone
+// from the kernel, for a message sent afterwards is there for the next
+// receiver.
+func TestKernelQueueInterrupt(t *testing.T) {
+	mnt := mountShmfs(t)
+	k := newTenant(t, -1, -1, "")
+	kipc(t, k, "msgsnd", "0x4b1d0020", "1", "first")
+	kipc(t, k, "msgrcv", "0x4b1d0020")
+	q := filepath.Join(kernelNSDir(mnt, k), "msg", "0x4b1d0020")
+	for i := 0; i < 3; i++ {
+		r := startBlocked(t, "", "cat", q)
+		r.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case err := <-r.done:
+			r.done <- err
+		case <-time.After(10 * time.Second):
+			t.Fatal("a reader blocked in msgrcv did not end at SIGINT")
+		}
+	}
+	kipc(t, k, "msgsnd", "0x4b1d0020", "4", "after")
+	if got := kipc(t, k, "msgrcv", "0x4b1d0020"); got != "4 after" {
+		t.Errorf("the message sent after the interrupts: %q", got)
+	}
 }
