@@ -164,7 +164,7 @@ func (d *kernelDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		return d.NewInode(ctx, &kernelSelf{}, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: ino}), 0
 	}
 	id, ok := kernelipc.ParseName(name)
-	if !ok {
+	if !ok || !d.k.t.seesKernel(callerCred(ctx), uint64(id)) {
 		return nil, syscall.ENOENT
 	}
 	if _, ok := d.k.liveNS()[id]; !ok {
@@ -178,8 +178,11 @@ func (d *kernelDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 func (d *kernelDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	live := d.k.liveNS()
 	ids := make([]kernelipc.NSID, 0, len(live))
+	c := callerCred(ctx)
 	for id := range live {
-		ids = append(ids, id)
+		if d.k.t.seesKernel(c, uint64(id)) {
+			ids = append(ids, id)
+		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	ents := []fuse.DirEntry{{Name: selfName, Mode: syscall.S_IFLNK, Ino: d.k.ino(0, kinoTop, 1)}}
