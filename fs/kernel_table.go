@@ -365,18 +365,22 @@ func (n *kernelObj) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.At
 // Setattr is chmod and chown (IPC_SET). A segment's size is fixed at
 // shmget: a truncate to any other size is EINVAL, as shmget of another
 // size is; a queue or set takes the truncation to 0 of `>` and no other.
-// Times are the kernel's and not settable: a touch changes nothing.
+// Times are the kernel's and not settable: a touch is checked as on any
+// file (kernelTimes) and changes nothing.
 func (n *kernelObj) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	ns, err := n.ns()
 	if err != nil {
 		return errno(err)
 	}
 	c := kcred(ctx)
+	o, err := statAny(ns, n.kind, n.id)
+	if err != nil {
+		return syscall.ENOENT
+	}
+	if e := kernelTimes(c, in, o.uid, writableBy(c, &o)); e != 0 {
+		return e
+	}
 	if size, ok := in.GetSize(); ok {
-		o, err := statAny(ns, n.kind, n.id)
-		if err != nil {
-			return errno(err)
-		}
 		if (n.kind == kindShm && size != o.size && !(size == 0 && f != nil)) || (n.kind != kindShm && size != 0) {
 			return syscall.EINVAL
 		}

@@ -294,6 +294,19 @@ func TestKernelPermissions(t *testing.T) {
 	if _, err := shAs(t, 65534, 65534, "chmod 666 "+seg); err == nil {
 		t.Error("uid 65534 changed root's segment's mode")
 	}
+	// Attribute changes are refused as on any file, and as /proc
+	// refuses them.
+	dir := kernelNSDir(mnt, k)
+	for _, c := range []string{"touch " + seg, "touch -d 2020-01-01 " + seg, "touch " + dir + "/limits/msgmni",
+		"chmod 777 " + dir + "/shm", "touch -d 2020-01-01 " + mnt + "/kernel"} {
+		if _, err := shAs(t, 65534, 65534, c); err == nil {
+			t.Errorf("uid 65534: %s succeeded", c)
+		}
+	}
+	if _, err := sh(t, "chmod 777 "+dir+"/shm"); err == nil {
+		t.Error("root changed the mode of a table directory")
+	}
+	shOK(t, "touch "+seg)
 	if got := shOK(t, "head -c 6 "+seg); got != "secret" {
 		t.Errorf("root reads %q", got)
 	}
