@@ -395,3 +395,41 @@ func TestKernelQueueInterrupt(t *testing.T) {
 		t.Errorf("the message sent after the interrupts: %q", got)
 	}
 }
+
+// The server lets go of a namespace whose last process ended, with
+// nobody looking at kernel/ again: no descriptor of its nsfs file and no
+// thread in it is left, so the kernel frees it and its objects.
+func TestKernelNamespaceReleased(t *testing.T) {
+	mnt := mountShmfs(t)
+	k := newTenant(t, -1, -1, "")
+	kipc(t, k, "shmmake", "0x4b1d0040", "4096", "held")
+	seg := filepath.Join(kernelNSDir(mnt, k), "shm", "0x4b1d0040")
+	if got := shOK(t, "head -c 4 "+seg+"; cat "+kernelNSDir(mnt, k)+"/sysvipc/shm >/dev/null"); got != "held" {
+		t.Fatalf("read %q", got)
+	}
+	srv := serverPid(t, mnt)
+	link := fmt.Sprintf("ipc:[%d]", k.ns)
+	holds := func() (fds, threads int) {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", srv))
+		for _, e := range ents {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", srv, e.Name())); l == link {
+				fds++
+			}
+		}
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", srv))
+		for _, e := range tasks {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/ipc", srv, e.Name())); l == link {
+				threads++
+			}
+		}
+		return
+	}
+	if fds, threads := holds(); fds != 1 || threads == 0 {
+		t.Fatalf("while in use the server holds %d descriptors and %d threads of the namespace", fds, threads)
+	}
+	k.end()
+	waitFor(t, "the server to let go of the ended namespace", func() bool {
+		fds, threads := holds()
+		return fds == 0 && threads == 0
+	})
+}
