@@ -12,9 +12,9 @@
 // thread, reads /dev/fuse and serves what it read inline: no goroutine
 // is spawned per request, and a request and its reply stay on the thread
 // that the kernel woke. A request that blocks (a msgrcv that waits) holds
-// its thread; when the last idle thread takes a request, one more is
-// started so that the device is always read, and it ends once enough
-// are idle again.
+// its thread; when every thread is serving a request, one more is
+// started so that the device is always read, and it ends once enough are
+// free again.
 //
 // A thread blocked in read(2) keeps its P (the Go scheduler's processor)
 // in the syscall state; when every P is so held, the runtime's sysmon
@@ -61,10 +61,14 @@ type Conn struct {
 	ps  *fuse.ProtocolServer // decodes and serves every other request
 	raw fuse.RawFileSystem
 
-	bufSize int // a request or a reply of the largest size
-	fixed   int // serving threads that never end
+	bufSize int       // a request or a reply of the largest size
+	bufs    sync.Pool // *[2][]byte: a serving thread's request and reply buffers
+	fixed   int       // serving threads that never end
 
-	idle    atomic.Int32 // serving threads in read(2)
+	// total counts the serving threads, busy those serving a request:
+	// when every one is busy, none will read the next request.
+	total   atomic.Int32
+	busy    atomic.Int32
 	mu      sync.Mutex
 	readers map[*reader]struct{}
 	wg      sync.WaitGroup
@@ -147,6 +151,7 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	c.srv, c.raw = srv, raw
 	c.ps = fuse.NewProtocolServer(raw, &so)
 	c.bufSize = mo.MaxWrite + 64<<10
+	c.bufs.New = func() any { return &[2][]byte{make([]byte, c.bufSize), make([]byte, c.bufSize)} }
 	// The protocol server negotiates from the INIT it sees: give it the
 	// one the kernel sent.
 	scratch := make([]byte, 4096)
@@ -157,7 +162,8 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	}
 	c.fd.Store(int64(rfd))
 
-	c.fixed = max(2, runtime.NumCPU())
+	// One per CPU, and two to spare for requests that wait.
+	c.fixed = runtime.NumCPU() + 2
 	raisedProcs.Do(func() { runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + c.fixed) })
 	c.transport = fmt.Sprintf("/dev/fuse (%d serving threads)", c.fixed)
 	if mode != uringOff {
@@ -218,6 +224,10 @@ func mountFuse(dir string, mo *fuse.MountOptions) (int, error) {
 	return fd, nil
 }
 
+// yieldAfter is how long a serving thread serves before it passes
+// through the Go scheduler.
+const yieldAfter = 5 * time.Millisecond
+
 // start starts a serving thread; an extra one ends once enough others
 // are idle.
 func (c *Conn) start(extra bool) {
@@ -226,6 +236,7 @@ func (c *Conn) start(extra bool) {
 	c.readers[r] = struct{}{}
 	c.mu.Unlock()
 	c.wg.Add(1)
+	c.total.Add(1)
 	go c.serve(r, extra)
 }
 
@@ -234,6 +245,7 @@ func (c *Conn) serve(r *reader, extra bool) {
 		c.mu.Lock()
 		delete(c.readers, r)
 		c.mu.Unlock()
+		c.total.Add(-1)
 		c.wg.Done()
 	}()
 	if !extra {
@@ -241,12 +253,20 @@ func (c *Conn) serve(r *reader, extra bool) {
 		runtime.LockOSThread()
 	}
 	fd := int(c.fd.Load())
-	in := make([]byte, c.bufSize)
-	out := make([]byte, c.bufSize)
+	bufs := c.bufs.Get().(*[2][]byte)
+	defer c.bufs.Put(bufs)
+	in, out := bufs[0], bufs[1]
+	yielded := time.Now()
 	for {
-		c.idle.Add(1)
+		if time.Since(yielded) > yieldAfter {
+			// A goroutine that never passes through the scheduler
+			// looks stuck to sysmon, which after 10 ms takes its P
+			// (even in a syscall) and then wakes every 20 µs for a
+			// millisecond, and again.
+			runtime.Gosched()
+			yielded = time.Now()
+		}
 		n, err := unix.Read(fd, in)
-		left := c.idle.Add(-1)
 		if err != nil {
 			switch err {
 			case unix.EINTR, unix.EAGAIN:
@@ -259,13 +279,19 @@ func (c *Conn) serve(r *reader, extra bool) {
 			c.died()
 			return
 		}
-		if left == 0 && !c.dead.Load() {
+		if c.busy.Add(1) >= c.total.Load() && !c.dead.Load() {
+			// This request may block (a msgrcv that waits): someone
+			// must read the next one.
 			c.start(true)
 		}
 		if n := c.handle(r, in[:n], out); n > 0 {
 			c.reply(fd, out[:n])
 		}
-		if extra && c.idle.Load() >= int32(c.fixed) {
+		busy := c.busy.Add(-1)
+		if extra && c.total.Load()-busy > int32(c.fixed)+1 {
+			// Two free besides the fixed ones: one that comes and
+			// goes with each pair of requests would cost a thread
+			// each time.
 			return
 		}
 	}
