@@ -26,6 +26,7 @@ package fuseconn
 import (
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"runtime"
 	"strings"
@@ -73,11 +74,13 @@ type Conn struct {
 	readers map[*reader]struct{}
 	wg      sync.WaitGroup
 
-	polled polled
-	ix     int // the connection's index in poll probes
+	polled  polled
+	streams streams
+	ix      int // the connection's index in poll probes
 
 	transport string
 	uring     *rings
+	debug     *log.Logger // with MountOptions.Debug
 
 	dead     atomic.Bool
 	deadOnce sync.Once
@@ -120,6 +123,13 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	if err != nil {
 		return err
 	}
+	wantRings, err := prepareUring(mode)
+	if err != nil {
+		return err
+	}
+	if wantRings {
+		mo.ExtraCapabilities |= capOverIOUring
+	}
 	fd, err := mountFuse(dir, &mo)
 	if err != nil {
 		return err
@@ -149,6 +159,12 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 		return err
 	}
 	c.srv, c.raw = srv, raw
+	if mo.Debug {
+		c.debug = mo.Logger
+		if c.debug == nil {
+			c.debug = log.Default()
+		}
+	}
 	c.ps = fuse.NewProtocolServer(raw, &so)
 	c.bufSize = mo.MaxWrite + 64<<10
 	c.bufs.New = func() any { return &[2][]byte{make([]byte, c.bufSize), make([]byte, c.bufSize)} }
@@ -166,21 +182,101 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	c.fixed = runtime.NumCPU() + 2
 	raisedProcs.Do(func() { runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + c.fixed) })
 	c.transport = fmt.Sprintf("/dev/fuse (%d serving threads)", c.fixed)
-	if mode != uringOff {
-		r, err := c.startRings(mode)
-		if err != nil && mode == uringOn {
-			c.abort()
-			return err
-		}
-		if r != nil {
-			c.uring = r
-			c.transport = fmt.Sprintf("io_uring (%d rings, one per CPU)", len(r.rings))
-		}
-	}
 	for range c.fixed {
 		c.start(false)
 	}
+	if wantRings {
+		c.streams.on.Store(true)
+		r, err := c.startRings()
+		c.uring = r
+		if err != nil {
+			if mode == uringOn {
+				unix.Unmount(dir, unix.MNT_DETACH)
+				return fmt.Errorf("--io-uring=on: %v", err)
+			}
+			c.transport += " (io_uring refused: " + err.Error() + ")"
+		} else {
+			c.transport = fmt.Sprintf("io_uring (%d rings, one per CPU; INIT, FORGET, INTERRUPT on /dev/fuse)", len(r.rings))
+		}
+	}
 	return nil
+}
+
+// streams are the open files whose READ and WRITE may block (FOPEN_STREAM:
+// queue and set files), known only while rings serve: a ring hands such
+// a request off rather than stall its CPU.
+type streams struct {
+	on atomic.Bool
+	m  sync.Map // fh → struct{}
+}
+
+// FUSE opcodes and open flags that served looks at.
+const (
+	opRead       = 15
+	opWrite      = 16
+	opOpen       = 14
+	opCreate     = 35
+	fopenStream  = 1 << 4
+	entryOutSize = 128
+)
+
+// served looks at a request that go-fuse has answered: a release ends
+// the file's poll watch, an open of a stream file is remembered.
+func (c *Conn) served(h inHeader, opIn []byte, out [][]byte) {
+	switch h.opcode {
+	case opRelease:
+		if len(opIn) < 8 {
+			return
+		}
+		fh := ne.Uint64(opIn)
+		c.releasedFh(fh)
+		if c.streams.on.Load() {
+			c.streams.m.Delete(fh)
+		}
+	case opOpen, opCreate:
+		if !c.streams.on.Load() {
+			return
+		}
+		off := outHeaderSize
+		if h.opcode == opCreate {
+			off += entryOutSize
+		}
+		var oh [outHeaderSize]byte
+		var b [16]byte
+		if copyFromIov(oh[:], out, 0) < outHeaderSize || int32(ne.Uint32(oh[4:])) != 0 || copyFromIov(b[:], out, off) < 12 {
+			return
+		}
+		if ne.Uint32(b[8:])&fopenStream != 0 {
+			c.streams.m.Store(ne.Uint64(b[:]), struct{}{})
+		}
+	}
+}
+
+// mayBlock reports whether a request may wait for long: a READ or
+// WRITE of a stream file.
+func (c *Conn) mayBlock(h inHeader, opIn []byte) bool {
+	if (h.opcode != opRead && h.opcode != opWrite) || len(opIn) < 8 {
+		return false
+	}
+	_, ok := c.streams.m.Load(ne.Uint64(opIn))
+	return ok
+}
+
+// copyFromIov copies from the byte stream iov at off into dst.
+func copyFromIov(dst []byte, iov [][]byte, off int) int {
+	n := 0
+	for _, e := range iov {
+		if off >= len(e) {
+			off -= len(e)
+			continue
+		}
+		n += copy(dst[n:], e[off:])
+		off = 0
+		if n == len(dst) {
+			break
+		}
+	}
+	return n
 }
 
 // abort ends a connection that cannot serve: the mount goes, and so do
@@ -321,9 +417,7 @@ func (c *Conn) handle(r *reader, req, out []byte) int {
 	r.cur.Store(h.unique)
 	n, st := c.ps.HandleRequest([][]byte{req}, [][]byte{out})
 	r.cur.Store(0)
-	if h.opcode == opRelease {
-		c.released(req)
-	}
+	c.served(h, req[inHeaderSize:], [][]byte{out[:n]})
 	if !st.Ok() {
 		if h.opcode == opForget || h.opcode == opBatchForget || h.opcode == opInterrupt {
 			return 0
@@ -354,7 +448,6 @@ func (c *Conn) died() {
 					}
 				}
 				c.mu.Unlock()
-				busy = append(busy, c.uringBusy()...)
 				for _, u := range busy {
 					c.ps.HandleRequest([][]byte{interruptRequest(u)}, [][]byte{scratch})
 				}
