@@ -13,15 +13,14 @@ func TestHelperFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "--allow-other --isolate --no-passthrough --debug --log /tmp/a b.log"; strings.Join(got, " ") != want {
+	if want := "--allow-other --isolate --no-passthrough --debug --log /tmp/a b.log --io-uring off"; strings.Join(got, " ") != want {
 		t.Errorf("flags %q, want %q", got, want)
 	}
 	for opt, want := range map[string]string{
-		"bogus":       `unknown option "bogus"`,
-		"ro":          "ro: shmfs cannot be mounted read-only",
-		"io_uring=on": "io_uring=on: this shmfs serves requests over /dev/fuse only",
-		"io_uring=2":  "io_uring=2: want on or off",
-		"log=":        "log= needs a file",
+		"bogus":      `unknown option "bogus"`,
+		"ro":         "ro: shmfs cannot be mounted read-only",
+		"io_uring=2": "io_uring=2: want auto, on or off",
+		"log=":       "log= needs a file",
 	} {
 		if _, err := helperFlags([]string{opt}, false); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", opt, err, want)
