@@ -87,6 +87,9 @@ type Registry struct {
 	seq     int32
 	lastIdx int32
 	nextIdx int32 // idr_next: where the cyclic index search starts
+	// nextID is ids->next_id, the *_next_id sysctl: the id the next
+	// object gets, or -1 (next_id.go).
+	nextID int32
 	// dead is set when the namespace is removed; nothing is created in
 	// the table after that.
 	dead bool
@@ -95,6 +98,7 @@ type Registry struct {
 func (r *Registry) init() {
 	r.byKey = make(map[int32]Object)
 	r.lastIdx = -1
+	r.nextID = -1
 }
 
 // alive is ENOENT once the namespace is removed: its directory is gone,
@@ -122,6 +126,10 @@ func (r *Registry) add(o Object, limit int) error {
 	if inUse >= limit {
 		return unix.ENOSPC
 	}
+	if id := r.nextID; id >= 0 {
+		r.nextID = -1
+		return r.addAt(o, id)
+	}
 	maxIdx := max(inUse*3/2, ipcMinCycle)
 	maxIdx = min(maxIdx, IPCMNI)
 	idx, ok := r.allocCyclic(int32(maxIdx))
@@ -135,9 +143,15 @@ func (r *Registry) add(o Object, limit int) error {
 		}
 	}
 	r.lastIdx = idx
+	r.place(o, idx, r.seq)
+	return nil
+}
+
+// place puts o at index idx with sequence seq. r.mu is held.
+func (r *Registry) place(o Object, idx, seq int32) {
 	p := o.ipcPerm()
-	p.seq = r.seq
-	p.ID = r.seq<<seqShift + idx
+	p.seq = seq
+	p.ID = seq<<seqShift + idx
 	for int(idx) >= len(r.slots) {
 		r.slots = append(r.slots, nil)
 	}
@@ -146,7 +160,6 @@ func (r *Registry) add(o Object, limit int) error {
 	if p.Key != IPCPrivate {
 		r.byKey[p.Key] = o
 	}
-	return nil
 }
 
 // allocCyclic is idr_alloc_cyclic over [0, end).

@@ -45,6 +45,9 @@ type Shm struct {
 	lockUID   uint32
 	lockedPgs uint64
 	pages     Pages
+	// creator is the task that made the segment while it lives, nil
+	// once it has exited (rmid_forced.go).
+	creator *creatorTask
 }
 
 var _ Object = (*Shm)(nil)
@@ -73,6 +76,8 @@ type ShmTable struct {
 	// tot is shm_tot, the pages of all segments (sizes rounded up to
 	// pages); protected by mu.
 	tot uint64
+	// forced is shm_rmid_forced (rmid_forced.go); protected by mu.
+	forced bool
 }
 
 func newShmTable(ns *Namespace) *ShmTable {
@@ -109,6 +114,7 @@ func (req ShmGet) params() ipcParams {
 // attached without an access check. Both happen under one lock, so no
 // IPC_RMID slips between them.
 func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
+	t.reapExits()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, err := t.ipcget(c, req, req.Access)
@@ -188,6 +194,7 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		return nil, err
 	}
 	t.tot += n
+	exits.watch(s, c.PID)
 	return s, nil
 }
 
@@ -219,8 +226,8 @@ func (t *ShmTable) attach(c *Cred, s *Shm) {
 	s.lpid = c.PID
 }
 
-// Detach is shmdt: the last detach of a segment marked SHM_DEST destroys
-// it.
+// Detach is shmdt: the last detach of a segment marked SHM_DEST, or of
+// any segment while shm_rmid_forced is set, destroys it.
 func (t *ShmTable) Detach(s *Shm, pid int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -232,8 +239,8 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 	if pid > 0 {
 		s.lpid = pid
 	}
-	if s.nattch == 0 && s.perm.Mode&ShmDest != 0 {
-		t.destroy(s)
+	if t.mayDestroy(s) {
+		t.destroyUnnamed(s)
 		return
 	}
 	if s.nattch == 0 && s.cap > s.size && s.pages.Truncate(int64(s.size)) == nil {
@@ -247,6 +254,7 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 // destroy is shm_destroy: the id goes, shm_tot gives the pages back, the
 // pin and its charge go, and the memfd is closed. t.mu is held.
 func (t *ShmTable) destroy(s *Shm) {
+	exits.forget(s)
 	t.remove(s)
 	t.tot -= pagesOf(s.cap)
 	if s.lockedPgs > 0 {
