@@ -169,6 +169,7 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 			return nil, err
 		}
 		st.held = newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev))
+		model.SharePages() // openers reach the memfds themselves
 	}
 	st.checkNofile()
 	return m, nil

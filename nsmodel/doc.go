@@ -19,10 +19,11 @@
 //     past shmall is ENOSPC, shrinking is always allowed.
 //   - A segment's pages are sealed against growth once it has a size, so
 //     that FUSE passthrough, which writes to them without the server,
-//     cannot take a segment past its quota. Growing a segment that an
-//     attach holds is EPERM; one no one holds gets new pages. A segment
-//     shrunk while attached keeps its pages (counted against shmall)
-//     until its last detach. (ShmTable.resize states the rule.)
+//     cannot take a segment past its quota. Where attaches reach the
+//     pages themselves (Model.SharePages), growing an attached segment
+//     is EPERM and one shrunk while attached keeps its pages (counted
+//     against shmall) until its last detach; a segment no one holds gets
+//     new pages. (ShmTable.resize states the rule.)
 //   - Between open(O_CREAT) and its first size a segment's pages are not
 //     sealed: a passthrough write there is taken in as its size at the
 //     model's next look, or cut back if over the limits.

@@ -111,6 +111,9 @@ type Model struct {
 
 	memlock memlock
 
+	// shared is set by SharePages.
+	shared atomic.Bool
+
 	// down is the error of Shutdown, nil until it is called.
 	down atomic.Pointer[error]
 }

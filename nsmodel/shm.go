@@ -325,12 +325,12 @@ func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) erro
 //     sized and sealed: the first size a segment gets;
 //   - sealed pages that no process holds are cut, or replaced by larger
 //     ones holding the same bytes (Pages.Regrow);
-//   - sealed pages that an attach holds (an open file, a mapping, a
-//     passthrough file, all of which see the pages themselves) keep
-//     their size: a shrink zeroes and frees the tail, a growth within it
-//     zeroes what it brings back, a growth past it is EPERM, as the
-//     kernel's own write past the end of those pages is. shmall counts
-//     the pages' size until the last detach cuts them.
+//   - sealed pages that an attach holds, where attaches reach the pages
+//     themselves (Model.SharePages: an open file or a mapping under
+//     passthrough), keep their size: a shrink zeroes and frees the tail,
+//     a growth within it zeroes what it brings back, a growth past it is
+//     EPERM, as the kernel's own write past the end of those pages is.
+//     shmall counts the pages' size until the last detach cuts them.
 //
 // t.mu is held.
 func (t *ShmTable) resize(s *Shm, size uint64) error {
@@ -338,7 +338,7 @@ func (t *ShmTable) resize(s *Shm, size uint64) error {
 	if size > lim.ShmMax || size > math.MaxInt64 {
 		return unix.EINVAL
 	}
-	held := s.sealed && s.nattch > 0
+	held := s.sealed && s.nattch > 0 && t.ns.model.shared.Load()
 	newCap := size
 	if held {
 		newCap = max(s.cap, size)
