@@ -128,6 +128,7 @@ type Mount struct {
 // New mounts model on dir and starts serving it.
 func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	st := &mountState{model: model, inval: newInvalidator()}
+	model.Gone = st.goneHook
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{

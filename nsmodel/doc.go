@@ -6,8 +6,9 @@
 // Errors are unix.Errno values, chosen as the kernel's ipc/ code would
 // choose them for the same request, and a refused request changes nothing.
 // The package's tests compare ids, shmget errnos, ipcperms, the IPC_SET,
-// IPC_RMID and SHM_LOCK rules, the limit files and /proc/sysvipc/shm with
-// the running kernel, in a private IPC namespace.
+// IPC_RMID and SHM_LOCK rules, the limit files and /proc/sysvipc/shm, the
+// *_next_id and shm_rmid_forced controls and the IPC_INFO and *_INFO
+// figures with the running kernel, in a private IPC namespace.
 //
 // Where a segment is a file, it does what a file can and a kernel segment
 // cannot, and these choices are the model's, not the kernel's:
@@ -41,4 +42,11 @@
 //     directory does.
 //   - Capabilities count only for callers in the server's user namespace,
 //     which owns every shmfs namespace.
+//   - shm_rmid_forced (rmid_forced.go): a creator the server cannot name
+//     (pid 0) is never taken as exited; a creating thread already gone
+//     when its request is served leaves an orphan that only its last
+//     detach or the next set of shm_rmid_forced destroys. shm_swp of
+//     SHM_INFO is 0, the swapped pages counted in shm_rss.
+//   - *_next_id (next_id.go): where the kernel would give an index past
+//     IPCMNI-1 (an id no lookup finds), the create is ENOSPC.
 package nsmodel

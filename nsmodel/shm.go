@@ -16,10 +16,13 @@ var PageSize = uint64(os.Getpagesize())
 func pagesOf(size uint64) uint64 { return (size + PageSize - 1) / PageSize }
 
 // Shm is struct shmid_kernel: one shared memory segment.
+//
+// It is reached through its table's methods, which take the table's mu,
+// and through Serial and Fd below; the fields are protected by the
+// table's mu.
 type Shm struct {
-	Perm
-	serial uint64
-	table  *ShmTable
+	ipcObject
+	table *ShmTable
 
 	// The fields below are protected by table.mu.
 	size uint64
@@ -42,22 +45,21 @@ type Shm struct {
 	lockUID   uint32
 	lockedPgs uint64
 	pages     Pages
+	// creator is the task that made the segment while it lives, nil
+	// once it has exited (rmid_forced.go).
+	creator *creatorTask
 }
 
 var _ Object = (*Shm)(nil)
 
-// IPCPerm implements Object.
-func (s *Shm) IPCPerm() *Perm { return &s.Perm }
-
-// Serial implements Object.
-func (s *Shm) Serial() uint64 { return s.serial }
-
-// Fd is the segment's page store, valid while the caller holds an attach.
+// Fd is the segment's page store, valid while the caller holds an
+// attach (no lock: the descriptor number of the pages never changes
+// while the segment lives, even when Regrow replaces them).
 func (s *Shm) Fd() int { return s.pages.Fd() }
 
 // ShmStat is a snapshot of a segment, as shmctl(IPC_STAT) gives it.
 type ShmStat struct {
-	Perm
+	ObjectStat
 	Size     uint64
 	CPID     int32
 	LPID     int32
@@ -66,7 +68,6 @@ type ShmStat struct {
 	Dtime    int64
 	Ctime    int64
 	Resident int64
-	Name     string
 }
 
 // ShmTable is the shm id table of a namespace: shm_ids with shm_ops.
@@ -75,6 +76,8 @@ type ShmTable struct {
 	// tot is shm_tot, the pages of all segments (sizes rounded up to
 	// pages); protected by mu.
 	tot uint64
+	// forced is shm_rmid_forced (rmid_forced.go); protected by mu.
+	forced bool
 }
 
 func newShmTable(ns *Namespace) *ShmTable {
@@ -111,6 +114,7 @@ func (req ShmGet) params() ipcParams {
 // attached without an access check. Both happen under one lock, so no
 // IPC_RMID slips between them.
 func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
+	t.reapExits()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, err := t.ipcget(c, req, req.Access)
@@ -175,22 +179,22 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		}
 	}
 	s := &Shm{
-		Perm:    newPerm(req.Key, req.Mode, c),
-		serial:  nextSerial(),
-		table:   t,
-		size:    req.Size,
-		cap:     req.Size,
-		sealed:  req.Size > 0,
-		cpid:    c.PID,
-		ctime:   t.ns.model.Now(),
-		hugetlb: req.HugeTLB,
-		pages:   pages,
+		ipcObject: newObject(req.Key, req.Mode, c),
+		table:     t,
+		size:      req.Size,
+		cap:       req.Size,
+		sealed:    req.Size > 0,
+		cpid:      c.PID,
+		ctime:     t.ns.model.Now(),
+		hugetlb:   req.HugeTLB,
+		pages:     pages,
 	}
 	if err := t.add(s, lim.ShmMni); err != nil {
 		pages.Close()
 		return nil, err
 	}
 	t.tot += n
+	exits.watch(s, c.PID)
 	return s, nil
 }
 
@@ -200,10 +204,10 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
-	if err := s.Check(c, access); err != nil {
+	if err := s.perm.Check(c, access); err != nil {
 		return err
 	}
 	t.attach(c, s)
@@ -214,7 +218,7 @@ func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 // passthrough write (follow): the attach takes that in first, so the new
 // handle finds the segment sized and sealed. t.mu is held.
 func (t *ShmTable) attach(c *Cred, s *Shm) {
-	if !s.sealed && !s.Deleted {
+	if !s.sealed && !s.perm.Deleted {
 		t.follow(s)
 	}
 	s.nattch++
@@ -222,8 +226,8 @@ func (t *ShmTable) attach(c *Cred, s *Shm) {
 	s.lpid = c.PID
 }
 
-// Detach is shmdt: the last detach of a segment marked SHM_DEST destroys
-// it.
+// Detach is shmdt: the last detach of a segment marked SHM_DEST, or of
+// any segment while shm_rmid_forced is set, destroys it.
 func (t *ShmTable) Detach(s *Shm, pid int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -235,8 +239,8 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 	if pid > 0 {
 		s.lpid = pid
 	}
-	if s.nattch == 0 && s.Mode&ShmDest != 0 {
-		t.destroy(s)
+	if t.mayDestroy(s) {
+		t.destroyUnnamed(s)
 		return
 	}
 	if s.nattch == 0 && s.cap > s.size && s.pages.Truncate(int64(s.size)) == nil {
@@ -250,6 +254,7 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 // destroy is shm_destroy: the id goes, shm_tot gives the pages back, the
 // pin and its charge go, and the memfd is closed. t.mu is held.
 func (t *ShmTable) destroy(s *Shm) {
+	exits.forget(s)
 	t.remove(s)
 	t.tot -= pagesOf(s.cap)
 	if s.lockedPgs > 0 {
@@ -267,7 +272,7 @@ func (t *ShmTable) doShmRmid(s *Shm) {
 		t.destroy(s)
 		return
 	}
-	s.Mode |= ShmDest
+	s.perm.Mode |= ShmDest
 	t.forgetKey(s)
 }
 
@@ -277,7 +282,7 @@ func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 	if a.QBytes != nil {
 		return unix.EINVAL
 	}
-	if err := s.apply(a); err != nil {
+	if err := s.perm.apply(a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
@@ -293,11 +298,11 @@ func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	if checkAccess {
-		if err := s.Check(c, AccessWrite); err != nil {
+		if err := s.perm.Check(c, AccessWrite); err != nil {
 			return err
 		}
 	}
@@ -378,7 +383,7 @@ func (t *ShmTable) resize(s *Shm, size uint64) error {
 // locked it. If the pin cannot follow, nothing changes and the error is
 // returned. t.mu is held.
 func (t *ShmTable) resized(s *Shm, size, cap uint64) error {
-	if s.Mode&ShmLocked != 0 {
+	if s.perm.Mode&ShmLocked != 0 {
 		if err := s.pages.Lock(int64(size)); err != nil {
 			return err
 		}
@@ -402,13 +407,13 @@ func (t *ShmTable) resized(s *Shm, size, cap uint64) error {
 func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	privileged := c.Capable(CapIPCLock)
 	var limit uint64
 	if !privileged {
-		if c.UID != s.UID && c.UID != s.CUID {
+		if c.UID != s.perm.UID && c.UID != s.perm.CUID {
 			return unix.EPERM
 		}
 		if lock {
@@ -423,7 +428,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	}
 	m := t.ns.model
 	if !lock {
-		if s.Mode&ShmLocked == 0 {
+		if s.perm.Mode&ShmLocked == 0 {
 			return nil
 		}
 		if err := s.pages.Unlock(); err != nil {
@@ -431,10 +436,10 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 		}
 		m.unpin(s.lockUID, s.lockedPgs)
 		s.lockedPgs = 0
-		s.Mode &^= ShmLocked
+		s.perm.Mode &^= ShmLocked
 		return nil
 	}
-	if s.Mode&ShmLocked != 0 {
+	if s.perm.Mode&ShmLocked != 0 {
 		return nil
 	}
 	t.follow(s)
@@ -447,7 +452,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	}
 	m.pin(c.UID, n)
 	s.lockUID, s.lockedPgs = c.UID, n
-	s.Mode |= ShmLocked
+	s.perm.Mode |= ShmLocked
 	return nil
 }
 
@@ -488,12 +493,12 @@ func (t *ShmTable) follow(s *Shm) PageUsage {
 // is held.
 func (t *ShmTable) stat(s *Shm) ShmStat {
 	var resident int64
-	if !s.Deleted {
+	if !s.perm.Deleted {
 		resident = t.follow(s).Resident
 	}
 	return ShmStat{
-		Perm: s.Perm, Size: s.size, CPID: s.cpid, LPID: s.lpid,
+		ObjectStat: s.snapshot(), Size: s.size, CPID: s.cpid, LPID: s.lpid,
 		Nattch: s.nattch, Atime: s.atime, Dtime: s.dtime, Ctime: s.ctime,
-		Resident: resident, Name: EntryName(&s.Perm),
+		Resident: resident,
 	}
 }
