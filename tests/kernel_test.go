@@ -433,3 +433,22 @@ func TestKernelNamespaceReleased(t *testing.T) {
 		return fds == 0 && threads == 0
 	})
 }
+
+// kernelName is the directory of the kernel's namespaces at the top of
+// every mount (as root), which listings of MOUNT/ show.
+const kernelName = "kernel"
+
+// kernel is a name of the mount's own: no namespace can be made or
+// removed under it.
+func TestKernelReservedName(t *testing.T) {
+	mnt := mountShmfs(t)
+	if err := os.Mkdir(filepath.Join(mnt, kernelName), 0o755); !os.IsExist(err) {
+		t.Errorf("mkdir kernel: %v, want EEXIST", err)
+	}
+	if err := syscall.Rmdir(filepath.Join(mnt, kernelName)); err != syscall.EPERM {
+		t.Errorf("rmdir kernel: %v, want EPERM", err)
+	}
+	if err := syscall.Mkdir(filepath.Join(mnt, kernelName, "ipc-1"), 0o755); err == nil {
+		t.Error("mkdir under kernel/ succeeded")
+	}
+}

@@ -121,7 +121,7 @@ func TestToolboxPodman(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := strings.Split(out, "\n")
-		if len(lines) < 4 || lines[0] != c+" was here" || lines[1] != ns[c]+" self " {
+		if len(lines) < 4 || lines[0] != c+" was here" || lines[1] != ns[c]+" kernel self " {
 			t.Errorf("container %s:\n%s", c, out)
 		}
 		if rows := strings.Count(out, "\n      4660 "); rows != 1 {

@@ -19,7 +19,7 @@ func TestTreeLayout(t *testing.T) {
 		return strings.Join(strings.Fields(shOK(t, "ls -A "+filepath.Join(mnt, dir))), " ")
 	}
 	for dir, want := range map[string]string{
-		"":                "default self",
+		"":                "default kernel self",
 		"default":         "ctl limits msg sem shm sysvipc",
 		"default/shm":     "ctl info",
 		"default/msg":     "ctl info",
@@ -93,7 +93,7 @@ func TestTreeNamespaces(t *testing.T) {
 	for _, e := range got {
 		names = append(names, e.Name())
 	}
-	want := []string{"A-b_c.9", "a", "default", long, "self", "tenant-1", "x.."}
+	want := []string{"A-b_c.9", "a", "default", kernelName, long, "self", "tenant-1", "x.."}
 	sort.Strings(want)
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("namespaces %q, want %q", names, want)
