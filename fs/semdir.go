@@ -80,7 +80,7 @@ func (d *semDirNode) find(name string) (*nsmodel.Sem, syscall.Errno) {
 		return nil, syscall.ENOENT
 	}
 	s, err := d.ns.Sem.Lookup(ref)
-	if err != nil || s.Stat().Name != name {
+	if err != nil || d.ns.Sem.Stat(s).Name != name {
 		// private.<id> of a set that has a key is not its name.
 		return nil, syscall.ENOENT
 	}

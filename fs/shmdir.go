@@ -106,8 +106,8 @@ func (d *shmDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 	segs := d.ns.Shm.List()
 	ents := make([]fuse.DirEntry, 0, len(segs)+1)
 	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG}, infoEntry)
-	for _, s := range segs {
-		ents = append(ents, fuse.DirEntry{Name: nsmodel.EntryName(s.IPCPerm()), Mode: syscall.S_IFREG, Ino: inoOf(s.Serial())})
+	for _, st := range segs {
+		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: inoOf(st.Serial)})
 	}
 	return gofs.NewListDirStream(ents), 0
 }

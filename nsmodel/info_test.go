@@ -126,7 +126,7 @@ func TestInfoAsTheKernel(t *testing.T) {
 					t.Errorf("step %d: model msgget: %v", step, err)
 					return
 				}
-				queues = append(queues, pair{kid, q.ID})
+				queues = append(queues, pair{kid, ns.Msg.Stat(q).ID})
 			case op == 6 || op == 7:
 				what = "msgsnd"
 				p := queues[rng.IntN(len(queues))]
@@ -175,7 +175,7 @@ func TestInfoAsTheKernel(t *testing.T) {
 					t.Errorf("step %d: model semget: %v", step, err)
 					return
 				}
-				sets = append(sets, pair{kid, s.ID})
+				sets = append(sets, pair{kid, ns.Sem.Stat(s).ID})
 			default:
 				what = "sem IPC_RMID"
 				i := rng.IntN(len(sets))

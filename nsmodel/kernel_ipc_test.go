@@ -190,7 +190,7 @@ var ipcKinds = []ipcKind{
 			if err != nil {
 				return -1, err
 			}
-			return s.ID, nil
+			return ns.Shm.Stat(s).ID, nil
 		},
 		mrm: func(ns *nsmodel.Namespace, id int32) error {
 			s, err := ns.Shm.Lookup(nsmodel.Ref{ByID: true, ID: id})
@@ -223,7 +223,7 @@ var ipcKinds = []ipcKind{
 			if err != nil {
 				return -1, err
 			}
-			return q.ID, nil
+			return ns.Msg.Stat(q).ID, nil
 		},
 		mrm: func(ns *nsmodel.Namespace, id int32) error {
 			q, err := ns.Msg.Lookup(nsmodel.Ref{ByID: true, ID: id})
@@ -264,7 +264,7 @@ var ipcKinds = []ipcKind{
 			if err != nil {
 				return -1, err
 			}
-			return s.ID, nil
+			return ns.Sem.Stat(s).ID, nil
 		},
 		mrm: func(ns *nsmodel.Namespace, id int32) error {
 			s, err := ns.Sem.Lookup(nsmodel.Ref{ByID: true, ID: id})

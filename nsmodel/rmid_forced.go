@@ -307,7 +307,7 @@ func (t *ShmTable) exitShm(s *Shm, task *creatorTask) {
 		return
 	}
 	s.creator = nil
-	if !s.Deleted && t.forced && s.nattch == 0 {
+	if !s.perm.Deleted && t.forced && s.nattch == 0 {
 		t.destroyUnnamed(s)
 	}
 }
@@ -366,15 +366,15 @@ func (t *ShmTable) destroyOrphaned() {
 
 // mayDestroy is shm_may_destroy. t.mu is held.
 func (t *ShmTable) mayDestroy(s *Shm) bool {
-	return s.nattch == 0 && (t.forced || s.Mode&ShmDest != 0)
+	return s.nattch == 0 && (t.forced || s.perm.Mode&ShmDest != 0)
 }
 
 // destroyUnnamed destroys s, which no request on its name removes: if
 // it still has its name, whoever shows the table is told it went
 // (Model.Gone). t.mu is held.
 func (t *ShmTable) destroyUnnamed(s *Shm) {
-	named := s.Mode&ShmDest == 0
-	name := EntryName(&s.Perm)
+	named := s.perm.Mode&ShmDest == 0
+	name := EntryName(&s.perm)
 	t.destroy(s)
 	if gone := t.ns.model.Gone; named && gone != nil {
 		gone(t, name)
@@ -397,7 +397,7 @@ func (t *ShmTable) Lookup(ref Ref) (*Shm, error) {
 }
 
 // List is ids.List.
-func (t *ShmTable) List() []*Shm {
+func (t *ShmTable) List() []ObjectStat {
 	t.reapExits()
 	return t.ids.List()
 }

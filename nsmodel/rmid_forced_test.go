@@ -158,7 +158,7 @@ func (w *twin) alive(t *testing.T, ns *nsmodel.Namespace, what string, want bool
 	t.Helper()
 	var ds unix.SysvShmDesc
 	_, kerr := unix.SysvShmCtl(w.kid, unix.IPC_STAT, &ds)
-	_, merr := ns.Shm.Lookup(nsmodel.Ref{ByID: true, ID: w.s.ID})
+	_, merr := ns.Shm.Lookup(nsmodel.Ref{ByID: true, ID: ns.Shm.Stat(w.s).ID})
 	if k, m := kerr == nil, merr == nil; k != want || m != want {
 		t.Errorf("%s: segment %d alive in the kernel %v, in the model %v; want %v", what, w.kid, k, m, want)
 	}

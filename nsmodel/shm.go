@@ -16,10 +16,13 @@ var PageSize = uint64(os.Getpagesize())
 func pagesOf(size uint64) uint64 { return (size + PageSize - 1) / PageSize }
 
 // Shm is struct shmid_kernel: one shared memory segment.
+//
+// It is reached through its table's methods, which take the table's mu,
+// and through Serial and Fd below; the fields are protected by the
+// table's mu.
 type Shm struct {
-	Perm
-	serial uint64
-	table  *ShmTable
+	ipcObject
+	table *ShmTable
 
 	// The fields below are protected by table.mu.
 	size uint64
@@ -49,18 +52,14 @@ type Shm struct {
 
 var _ Object = (*Shm)(nil)
 
-// IPCPerm implements Object.
-func (s *Shm) IPCPerm() *Perm { return &s.Perm }
-
-// Serial implements Object.
-func (s *Shm) Serial() uint64 { return s.serial }
-
-// Fd is the segment's page store, valid while the caller holds an attach.
+// Fd is the segment's page store, valid while the caller holds an
+// attach (no lock: the descriptor number of the pages never changes
+// while the segment lives, even when Regrow replaces them).
 func (s *Shm) Fd() int { return s.pages.Fd() }
 
 // ShmStat is a snapshot of a segment, as shmctl(IPC_STAT) gives it.
 type ShmStat struct {
-	Perm
+	ObjectStat
 	Size     uint64
 	CPID     int32
 	LPID     int32
@@ -69,7 +68,6 @@ type ShmStat struct {
 	Dtime    int64
 	Ctime    int64
 	Resident int64
-	Name     string
 }
 
 // ShmTable is the shm id table of a namespace: shm_ids with shm_ops.
@@ -181,16 +179,15 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		}
 	}
 	s := &Shm{
-		Perm:    newPerm(req.Key, req.Mode, c),
-		serial:  nextSerial(),
-		table:   t,
-		size:    req.Size,
-		cap:     req.Size,
-		sealed:  req.Size > 0,
-		cpid:    c.PID,
-		ctime:   t.ns.model.Now(),
-		hugetlb: req.HugeTLB,
-		pages:   pages,
+		ipcObject: newObject(req.Key, req.Mode, c),
+		table:     t,
+		size:      req.Size,
+		cap:       req.Size,
+		sealed:    req.Size > 0,
+		cpid:      c.PID,
+		ctime:     t.ns.model.Now(),
+		hugetlb:   req.HugeTLB,
+		pages:     pages,
 	}
 	if err := t.add(s, lim.ShmMni); err != nil {
 		pages.Close()
@@ -207,10 +204,10 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
-	if err := s.Check(c, access); err != nil {
+	if err := s.perm.Check(c, access); err != nil {
 		return err
 	}
 	t.attach(c, s)
@@ -221,7 +218,7 @@ func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 // passthrough write (follow): the attach takes that in first, so the new
 // handle finds the segment sized and sealed. t.mu is held.
 func (t *ShmTable) attach(c *Cred, s *Shm) {
-	if !s.sealed && !s.Deleted {
+	if !s.sealed && !s.perm.Deleted {
 		t.follow(s)
 	}
 	s.nattch++
@@ -275,7 +272,7 @@ func (t *ShmTable) doShmRmid(s *Shm) {
 		t.destroy(s)
 		return
 	}
-	s.Mode |= ShmDest
+	s.perm.Mode |= ShmDest
 	t.forgetKey(s)
 }
 
@@ -285,7 +282,7 @@ func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 	if a.QBytes != nil {
 		return unix.EINVAL
 	}
-	if err := s.apply(a); err != nil {
+	if err := s.perm.apply(a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
@@ -301,11 +298,11 @@ func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	if checkAccess {
-		if err := s.Check(c, AccessWrite); err != nil {
+		if err := s.perm.Check(c, AccessWrite); err != nil {
 			return err
 		}
 	}
@@ -386,7 +383,7 @@ func (t *ShmTable) resize(s *Shm, size uint64) error {
 // locked it. If the pin cannot follow, nothing changes and the error is
 // returned. t.mu is held.
 func (t *ShmTable) resized(s *Shm, size, cap uint64) error {
-	if s.Mode&ShmLocked != 0 {
+	if s.perm.Mode&ShmLocked != 0 {
 		if err := s.pages.Lock(int64(size)); err != nil {
 			return err
 		}
@@ -410,13 +407,13 @@ func (t *ShmTable) resized(s *Shm, size, cap uint64) error {
 func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	privileged := c.Capable(CapIPCLock)
 	var limit uint64
 	if !privileged {
-		if c.UID != s.UID && c.UID != s.CUID {
+		if c.UID != s.perm.UID && c.UID != s.perm.CUID {
 			return unix.EPERM
 		}
 		if lock {
@@ -431,7 +428,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	}
 	m := t.ns.model
 	if !lock {
-		if s.Mode&ShmLocked == 0 {
+		if s.perm.Mode&ShmLocked == 0 {
 			return nil
 		}
 		if err := s.pages.Unlock(); err != nil {
@@ -439,10 +436,10 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 		}
 		m.unpin(s.lockUID, s.lockedPgs)
 		s.lockedPgs = 0
-		s.Mode &^= ShmLocked
+		s.perm.Mode &^= ShmLocked
 		return nil
 	}
-	if s.Mode&ShmLocked != 0 {
+	if s.perm.Mode&ShmLocked != 0 {
 		return nil
 	}
 	t.follow(s)
@@ -455,7 +452,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	}
 	m.pin(c.UID, n)
 	s.lockUID, s.lockedPgs = c.UID, n
-	s.Mode |= ShmLocked
+	s.perm.Mode |= ShmLocked
 	return nil
 }
 
@@ -496,12 +493,12 @@ func (t *ShmTable) follow(s *Shm) PageUsage {
 // is held.
 func (t *ShmTable) stat(s *Shm) ShmStat {
 	var resident int64
-	if !s.Deleted {
+	if !s.perm.Deleted {
 		resident = t.follow(s).Resident
 	}
 	return ShmStat{
-		Perm: s.Perm, Size: s.size, CPID: s.cpid, LPID: s.lpid,
+		ObjectStat: s.snapshot(), Size: s.size, CPID: s.cpid, LPID: s.lpid,
 		Nattch: s.nattch, Atime: s.atime, Dtime: s.dtime, Ctime: s.ctime,
-		Resident: resident, Name: EntryName(&s.Perm),
+		Resident: resident,
 	}
 }

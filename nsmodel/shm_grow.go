@@ -26,7 +26,7 @@ func (t *ShmTable) Extend(s *Shm, end uint64) error {
 
 // extend is Extend. t.mu is held.
 func (t *ShmTable) extend(s *Shm, end uint64) error {
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	t.follow(s)
@@ -70,7 +70,7 @@ func (t *ShmTable) Allocate(s *Shm, mode uint32, off, n uint64) error {
 		if err := t.extend(s, end); err != nil {
 			return err
 		}
-	} else if s.Deleted {
+	} else if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	end = min(end, s.size)
