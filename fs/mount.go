@@ -129,6 +129,10 @@ type Mount struct {
 func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	st := &mountState{model: model, inval: newInvalidator()}
 	model.Gone = st.goneHook
+	// The descriptor of the server's own IPC namespace is opened now,
+	// not by the tenancy's first reap two seconds in: the server's
+	// descriptors beside its segments' are all there from the start.
+	model.ServerNS()
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{

@@ -56,6 +56,9 @@ type creatorTask struct {
 	// exited is set once the exit is taken from the watch; the
 	// segments still naming the task are then orphaned one by one.
 	exited bool
+	// idle is set while the task has no segment and is kept watched
+	// all the same (exitWatch.idle).
+	idle bool
 }
 
 // unwatched stands for a creator the model cannot watch: its segments
@@ -73,10 +76,18 @@ type exitWatch struct {
 	// tasks are the watched tasks, by tid and by pidfd.
 	tasks map[int32]*creatorTask
 	byFd  map[int32]*creatorTask
+	// idle are tasks whose segments are all gone, oldest first, still
+	// watched so that a task that makes and removes segments in turn
+	// does not open and close a pidfd each time (which costs a create
+	// about half again); at most maxIdle of them.
+	idle []*creatorTask
 	// forced counts the tables that have shm_rmid_forced set: only
 	// then must an exit be applied before a look at a table.
 	forced atomic.Int32
 }
+
+// maxIdle is how many tasks with no segment stay watched.
+const maxIdle = 64
 
 var exits exitWatch
 
@@ -95,6 +106,9 @@ func (w *exitWatch) watch(s *Shm, tid int32) {
 		// the watch's to apply, and this is another task.
 		delete(w.tasks, tid)
 		task = nil
+	}
+	if task != nil && task.idle {
+		w.unidle(task)
 	}
 	if task == nil {
 		var err error
@@ -186,13 +200,31 @@ func (w *exitWatch) forget(s *Shm) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(task.segs, s)
-	if len(task.segs) == 0 && !task.exited {
-		w.close(task)
+	if len(task.segs) == 0 && !task.exited && !task.idle {
+		if len(w.idle) == maxIdle {
+			w.close(w.idle[0])
+		}
+		task.idle = true
+		w.idle = append(w.idle, task)
+	}
+}
+
+// unidle takes task off the idle list. w.mu is held.
+func (w *exitWatch) unidle(task *creatorTask) {
+	task.idle = false
+	for i, t := range w.idle {
+		if t == task {
+			w.idle = append(w.idle[:i], w.idle[i+1:]...)
+			return
+		}
 	}
 }
 
 // close stops watching task. w.mu is held.
 func (w *exitWatch) close(task *creatorTask) {
+	if task.idle {
+		w.unidle(task)
+	}
 	if w.tasks[task.tid] == task {
 		delete(w.tasks, task.tid)
 	}
