@@ -202,9 +202,11 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	return nil
 }
 
-// streams are the open files whose READ and WRITE may block (FOPEN_STREAM:
-// queue and set files), known only while rings serve: a ring hands such
-// a request off rather than stall its CPU.
+// streams are the open files whose READ and WRITE may block: those opened
+// with FOPEN_DIRECT_IO (queue, set, ctl and text files; a segment never
+// is), known only while rings serve. A ring hands such a request off
+// rather than stall its CPU: a msgrcv may wait for ever, a ctl command
+// may wait for a directory lock to invalidate a name.
 type streams struct {
 	on atomic.Bool
 	m  sync.Map // fh → struct{}
@@ -216,7 +218,7 @@ const (
 	opWrite      = 16
 	opOpen       = 14
 	opCreate     = 35
-	fopenStream  = 1 << 4
+	fopenDirect  = 1 << 0
 	entryOutSize = 128
 )
 
@@ -246,20 +248,33 @@ func (c *Conn) served(h inHeader, opIn []byte, out [][]byte) {
 		if copyFromIov(oh[:], out, 0) < outHeaderSize || int32(ne.Uint32(oh[4:])) != 0 || copyFromIov(b[:], out, off) < 12 {
 			return
 		}
-		if ne.Uint32(b[8:])&fopenStream != 0 {
+		if ne.Uint32(b[8:])&fopenDirect != 0 {
 			c.streams.m.Store(ne.Uint64(b[:]), struct{}{})
 		}
 	}
 }
 
 // mayBlock reports whether a request may wait for long: a READ or
-// WRITE of a stream file.
+// WRITE of a direct I/O file, or any request but those whose handlers
+// never wait on anything but the model's short locks. A handler that
+// changes names or attributes tells the kernel (NOTIFY_INVAL_ENTRY,
+// NOTIFY_DELETE), which waits for the directory's lock, which a request
+// queued behind it on the same ring may hold.
 func (c *Conn) mayBlock(h inHeader, opIn []byte) bool {
-	if (h.opcode != opRead && h.opcode != opWrite) || len(opIn) < 8 {
+	switch h.opcode {
+	case opRead, opWrite:
+		if len(opIn) < 8 {
+			return false
+		}
+		_, ok := c.streams.m.Load(ne.Uint64(opIn))
+		return ok
+	case 3, 52, opOpen, opRelease, 25, opLseek, opPoll, 34, 17, 27, 28, 29, 44, 22, 23:
+		// GETATTR, STATX, OPEN, RELEASE, FLUSH, LSEEK, POLL, ACCESS,
+		// STATFS, OPENDIR, READDIR, RELEASEDIR, READDIRPLUS, GETXATTR,
+		// LISTXATTR.
 		return false
 	}
-	_, ok := c.streams.m.Load(ne.Uint64(opIn))
-	return ok
+	return true
 }
 
 // copyFromIov copies from the byte stream iov at off into dst.

@@ -59,13 +59,17 @@ func uringEnabled() bool {
 }
 
 // prepareUring decides, before the mount, whether INIT asks for rings:
-// auto when the module parameter is on; on turns it on.
+// only with on, which turns the module parameter on. auto serves over
+// /dev/fuse for now: under TestCacheCtlUnlinkRace (an unlink holding a
+// directory's lock while the server invalidates a name in it) requests
+// were left in ring entries that the server never saw, which wedged the
+// callers in D state and kept the server from exiting even after an
+// abort through fusectl. auto becomes "rings when enable_uring is Y"
+// once that is understood.
 func prepareUring(mode uringMode) (bool, error) {
 	switch mode {
-	case uringOff:
+	case uringOff, uringAuto:
 		return false, nil
-	case uringAuto:
-		return uringEnabled(), nil
 	}
 	if uringEnabled() {
 		return true, nil
@@ -92,6 +96,7 @@ const (
 	ioringOffCQRing   = 0x8000000
 	ioringOffSQEs     = 0x10000000
 	ioringOpURingCmd  = 46
+	ioringOpPollAdd   = 6
 
 	fuseURingCmdRegister = 1
 	fuseURingCmdCommit   = 2
@@ -157,7 +162,20 @@ type ring struct {
 
 	served atomic.Uint64 // requests taken from this ring, for tests
 	r      *reader
+
+	// A handed-off entry is committed by the ring's thread, never by the
+	// goroutine that answered it: the kernel completes an entry's next
+	// FETCH in the task that submitted it, and delivers that
+	// completion only when the task next enters the kernel, which an
+	// idle Go thread may not do for a long time. The goroutine queues
+	// the entry on done and writes to efd, on which the ring's thread
+	// keeps a POLL_ADD.
+	efd  int
+	done []*entry // under mu
 }
+
+// efdData is the user_data of the POLL_ADD on efd.
+const efdData = 1 << 63
 
 // entry is one ring entry: the header and payload buffers the kernel
 // fills with a request and reads the reply from. Both are mmapped, out
@@ -166,6 +184,7 @@ type entry struct {
 	idx     int
 	hdrMem  []byte
 	payload []byte
+	commit  uint64 // the commit id of the request answered in it
 }
 
 func possibleCPUs() (int, error) {
@@ -238,7 +257,14 @@ func (r *ring) run(started chan<- error) {
 		started <- fmt.Errorf("io_uring ring %d: %v", r.qid, err)
 		return
 	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		started <- fmt.Errorf("io_uring ring %d: eventfd: %v", r.qid, err)
+		return
+	}
+	r.efd = efd
 	r.mu.Lock()
+	r.pollEfd()
 	for range ringDepth {
 		if err := r.register(); err != nil {
 			r.mu.Unlock()
@@ -247,7 +273,7 @@ func (r *ring) run(started chan<- error) {
 		}
 	}
 	r.mu.Unlock()
-	if _, err := r.enter(ringDepth, 0, 0); err != nil {
+	if _, err := r.enter(ringDepth+1, 0, 0); err != nil {
 		started <- fmt.Errorf("io_uring ring %d: register: %v", r.qid, err)
 		return
 	}
@@ -298,6 +324,9 @@ func (r *ring) close() {
 	if r.fd > 0 {
 		unix.Close(r.fd)
 	}
+	if r.efd > 0 {
+		unix.Close(r.efd)
+	}
 	for _, e := range r.ents {
 		unix.Munmap(e.hdrMem)
 		unix.Munmap(e.payload)
@@ -331,6 +360,24 @@ func (r *ring) push(e *entry, cmd uint32, commitID uint64) bool {
 	// qid.
 	ne.PutUint64(sqe[56:], commitID)
 	ne.PutUint16(sqe[64:], uint16(r.qid))
+	*(*uint32)(unsafe.Add(r.sqArray, 4*i)) = i
+	atomic.StoreUint32(r.sqTail, tail+1)
+	return true
+}
+
+// pollEfd pushes a POLL_ADD on efd. r.mu is held.
+func (r *ring) pollEfd() bool {
+	tail := *r.sqTail
+	if tail-atomic.LoadUint32(r.sqHead) > r.sqMask {
+		return false
+	}
+	i := tail & r.sqMask
+	sqe := r.sqeMem[int(i)*sqeSize : int(i+1)*sqeSize]
+	clear(sqe)
+	sqe[0] = ioringOpPollAdd
+	ne.PutUint32(sqe[4:], uint32(r.efd))
+	ne.PutUint32(sqe[28:], unix.POLLIN)
+	ne.PutUint64(sqe[32:], efdData)
 	*(*uint32)(unsafe.Add(r.sqArray, 4*i)) = i
 	atomic.StoreUint32(r.sqTail, tail+1)
 	return true
@@ -386,6 +433,22 @@ func (r *ring) serve() {
 			idx := *(*uint64)(cqe)
 			res := *(*int32)(unsafe.Add(cqe, 8))
 			atomic.StoreUint32(r.cqHead, head+1)
+			if idx == efdData {
+				var b [8]byte
+				unix.Read(r.efd, b[:])
+				r.mu.Lock()
+				for _, e := range r.done {
+					if r.push(e, fuseURingCmdCommit, e.commit) {
+						pending++
+					}
+				}
+				r.done = r.done[:0]
+				if r.pollEfd() {
+					pending++
+				}
+				r.mu.Unlock()
+				continue
+			}
 			if int(idx) >= len(r.ents) {
 				continue
 			}
@@ -445,17 +508,23 @@ func (r *ring) take(e *entry) bool {
 			r.c.mu.Unlock()
 			r.held.Add(-1)
 			r.mu.Lock()
-			r.enter(1, 0, 0)
+			r.done = append(r.done, e)
 			r.mu.Unlock()
+			var one [8]byte
+			ne.PutUint64(one[:], 1)
+			unix.Write(r.efd, one[:])
 		}()
 		return false
 	}
 	r.answer(e, r.r)
-	return true
+	r.mu.Lock()
+	ok := r.push(e, fuseURingCmdCommit, e.commit)
+	r.mu.Unlock()
+	return ok
 }
 
-// answer serves the request in e, writes the reply into its buffers and
-// pushes the commit.
+// answer serves the request in e and writes the reply into its
+// buffers, for a commit with e.commit.
 func (r *ring) answer(e *entry, rd *reader) {
 	hdr := e.hdrMem[:ringHeaderLen]
 	h, _ := parseHeader(hdr)
@@ -491,9 +560,7 @@ func (r *ring) answer(e *entry, rd *reader) {
 		n = m
 	}
 	ne.PutUint32(hdr[ringEntInOut+16:], uint32(n-outHeaderSize))
-	r.mu.Lock()
-	r.push(e, fuseURingCmdCommit, commit)
-	r.mu.Unlock()
+	e.commit = commit
 }
 
 func (c *Conn) stopRings() {
