@@ -92,3 +92,39 @@ func containsGID(gs []uint32, g uint32) bool {
 	}
 	return false
 }
+
+// Nothing can be made in kernel/, a namespace's directory, sysvipc/ or
+// limits/: as in /proc, whose directories these mirror, a new name is
+// ENOENT (go-fuse would say EROFS or ENOTSUP).
+var (
+	_ = (gofs.NodeCreater)((*kernelDir)(nil))
+	_ = (gofs.NodeMkdirer)((*kernelDir)(nil))
+	_ = (gofs.NodeSymlinker)((*kernelDir)(nil))
+	_ = (gofs.NodeCreater)((*kernelNSDir)(nil))
+	_ = (gofs.NodeMkdirer)((*kernelNSDir)(nil))
+	_ = (gofs.NodeSymlinker)((*kernelNSDir)(nil))
+)
+
+func (d *kernelDir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.ENOENT
+}
+
+func (d *kernelDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.ENOENT
+}
+
+func (d *kernelDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.ENOENT
+}
+
+func (d *kernelNSDir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.ENOENT
+}
+
+func (d *kernelNSDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.ENOENT
+}
+
+func (d *kernelNSDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.ENOENT
+}

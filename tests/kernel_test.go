@@ -448,7 +448,15 @@ func TestKernelReservedName(t *testing.T) {
 	if err := syscall.Rmdir(filepath.Join(mnt, kernelName)); err != syscall.EPERM {
 		t.Errorf("rmdir kernel: %v, want EPERM", err)
 	}
-	if err := syscall.Mkdir(filepath.Join(mnt, kernelName, "ipc-1"), 0o755); err == nil {
-		t.Error("mkdir under kernel/ succeeded")
+	// Nothing is made in kernel/ or a namespace's fixed directories: a
+	// new name there is ENOENT, as in /proc.
+	self := filepath.Join(mnt, kernelName, "self")
+	for _, p := range []string{filepath.Join(mnt, kernelName, "ipc-1"), filepath.Join(self, "x"), filepath.Join(self, "limits", "x")} {
+		if err := syscall.Mkdir(p, 0o755); err != syscall.ENOENT {
+			t.Errorf("mkdir %s: %v, want ENOENT", p, err)
+		}
+		if _, err := os.Create(p); !os.IsNotExist(err) {
+			t.Errorf("create %s: %v, want ENOENT", p, err)
+		}
 	}
 }
