@@ -6,8 +6,9 @@
 // Errors are unix.Errno values, chosen as the kernel's ipc/ code would
 // choose them for the same request, and a refused request changes nothing.
 // The package's tests compare ids, shmget errnos, ipcperms, the IPC_SET,
-// IPC_RMID and SHM_LOCK rules, the limit files and /proc/sysvipc/shm with
-// the running kernel, in a private IPC namespace.
+// IPC_RMID and SHM_LOCK rules, the limit files and /proc/sysvipc/shm, the
+// *_next_id and shm_rmid_forced controls and the IPC_INFO and *_INFO
+// figures with the running kernel, in a private IPC namespace.
 //
 // Where a segment is a file, it does what a file can and a kernel segment
 // cannot, and these choices are the model's, not the kernel's:
@@ -16,9 +17,18 @@
 //     ftruncate sizes later; shmget itself still wants at least 1 byte.
 //   - ftruncate resizes a segment: past shmmax is EINVAL, growth in pages
 //     past shmall is ENOSPC, shrinking is always allowed.
-//   - A write that FUSE passthrough sends straight to the pages can grow a
-//     segment without asking the server; the model takes the new size in
-//     when it next looks, counted against shmall but not refused.
+//   - A segment's pages are sealed against growth once it has a size, so
+//     that FUSE passthrough, which writes to them without the server,
+//     cannot take a segment past its quota. Where attaches reach the
+//     pages themselves (Model.SharePages), growing an attached segment
+//     is EPERM and one shrunk while attached keeps its pages (counted
+//     against shmall) until its last detach; a segment no one holds gets
+//     new pages. (ShmTable.resize states the rule.)
+//   - Between open(O_CREAT) and its first size a segment's pages are not
+//     sealed: a passthrough write there is taken in as its size at the
+//     model's next look, or cut back if over the limits.
+//   - fallocate reaches the pages within the same limits; ZERO_RANGE,
+//     which shmem lacks, is a punch and an allocation.
 //   - SHM_LOCK pins pages by mlock of a server mapping, which faults every
 //     page in (rss is the whole size once locked), where the kernel marks
 //     the pages unevictable as they come. A locked segment that grows stays
@@ -33,4 +43,11 @@
 //     directory does.
 //   - Capabilities count only for callers in the server's user namespace,
 //     which owns every shmfs namespace.
+//   - shm_rmid_forced (rmid_forced.go): a creator the server cannot name
+//     (pid 0) is never taken as exited; a creating thread already gone
+//     when its request is served leaves an orphan that only its last
+//     detach or the next set of shm_rmid_forced destroys. shm_swp of
+//     SHM_INFO is 0, the swapped pages counted in shm_rss.
+//   - *_next_id (next_id.go): where the kernel would give an index past
+//     IPCMNI-1 (an id no lookup finds), the create is ENOSPC.
 package nsmodel

@@ -162,6 +162,10 @@ func (q *Msg) Send(ctx context.Context, pid int32, buf []byte, flags int) error 
 		q.mu.Unlock()
 		return unix.EAGAIN
 	}
+	if err := q.table.ns.model.shutDown(); err != nil {
+		q.mu.Unlock()
+		return err
+	}
 	s := &msgSender{msg: m, pid: pid, wake: make(chan struct{}, 1)}
 	e := q.senders.PushBack(s)
 	q.mu.Unlock()
@@ -305,6 +309,10 @@ func (q *Msg) Receive(ctx context.Context, pid int32, req MsgRecv) ([]byte, erro
 	if req.Flags&IPCNoWait != 0 {
 		q.mu.Unlock()
 		return nil, unix.ENOMSG
+	}
+	if err := q.table.ns.model.shutDown(); err != nil {
+		q.mu.Unlock()
+		return nil, err
 	}
 	r := &msgReceiver{typ: typ, mode: mode, maxSize: bufsz, pid: pid, wake: make(chan struct{}, 1)}
 	if req.Flags&MsgNoError != 0 {

@@ -18,8 +18,10 @@ const (
 )
 
 // Perm is struct kern_ipc_perm: the identity and access rights every IPC
-// object carries. It is protected by the lock of the table that holds the
-// object.
+// object carries. A live object keeps its Perm unexported (ipcObject),
+// protected by the lock of the table that holds it; everyone else sees
+// copies, in the snapshots (ObjectStat) that the tables hand out, whose
+// methods (Check, CheckOwner, CheckTimes) answer for that moment.
 type Perm struct {
 	Key  int32
 	ID   int32
@@ -73,15 +75,6 @@ func (p *Perm) checkDown(c *Cred) error {
 		return unix.EIDRM
 	}
 	return p.CheckOwner(c)
-}
-
-// setAttr is the common part of IPC_SET: the IPC_SET/IPC_RMID check,
-// then ipc_update_perm.
-func (p *Perm) setAttr(c *Cred, a SetAttr) error {
-	if err := p.checkDown(c); err != nil {
-		return err
-	}
-	return p.apply(a)
 }
 
 // CheckTimes is what the VFS asks of utimensat on any file

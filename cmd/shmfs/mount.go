@@ -159,11 +159,12 @@ func stopOnSignal(sig chan os.Signal, m *fs.Mount, model *nsmodel.Model, dir str
 	lg.Info("signal: unmounting", "signal", s.String(), "dir", dir)
 	notifyStopping("unmounting on " + s.String())
 	model.Shutdown(unix.EIDRM)
-	deadline := time.AfterFunc(stopGrace, func() {
+	// Never stopped: once the mount is unmounted the server returns from
+	// Wait and exits long before it fires.
+	time.AfterFunc(stopGrace, func() {
 		lg.Warn("still in use after the grace period: ending the server; open files of the mount now fail with ENOTCONN", "dir", dir, "grace", stopGrace.String())
 		exitNow(dir)
 	})
-	defer deadline.Stop()
 	go func() {
 		s := <-sig
 		lg.Warn("second signal: ending the server now", "signal", s.String(), "dir", dir)
