@@ -136,6 +136,7 @@ func (t *MsgTable) newQueue(c *Cred, req MsgGet) (*Msg, error) {
 	if err := t.add(q, lim.MsgMni); err != nil {
 		return nil, err
 	}
+	t.logMsg(q)
 	return q, nil
 }
 
@@ -173,6 +174,7 @@ func (t *MsgTable) Remove(c *Cred, q *Msg) error {
 		return err
 	}
 	t.remove(q)
+	t.ns.logGone(kindMsg, &t.Registry, q.ID)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.removed = true
@@ -205,6 +207,7 @@ func (t *MsgTable) Set(c *Cred, q *Msg, a SetAttr) error {
 		q.qbytes = *a.QBytes
 		q.admitSenders()
 	}
+	t.logMsg(q)
 	return nil
 }
 

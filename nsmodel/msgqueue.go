@@ -190,10 +190,12 @@ func (q *Msg) deliver(m *message, pid int32) {
 	q.lspid = pid
 	q.stime = q.table.ns.model.Now()
 	if q.pipelined(m) {
+		q.logTimes()
 		return
 	}
 	q.messages.push(m)
 	q.cbytes += m.size()
+	q.logAdd(m)
 }
 
 // pipelined is pipelined_send: the first waiting receiver that wants m
@@ -333,6 +335,7 @@ func (q *Msg) take(i int, pid int32) {
 	q.cbytes -= m.size()
 	q.lrpid = pid
 	q.rtime = q.table.ns.model.Now()
+	q.logTake(i)
 	q.admitSenders()
 }
 

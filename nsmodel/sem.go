@@ -148,6 +148,7 @@ func (t *SemTable) newAry(c *Cred, req SemGet, lim Limits) (*Sem, error) {
 		return nil, err
 	}
 	t.used += req.Nsems
+	s.logSem(true)
 	return s, nil
 }
 
@@ -185,6 +186,7 @@ func (t *SemTable) Remove(c *Cred, s *Sem) error {
 	}
 	s.freeAry()
 	t.remove(s)
+	t.ns.logGone(kindSem, &t.Registry, s.ID)
 	t.used -= len(s.sems)
 	return nil
 }
@@ -203,6 +205,7 @@ func (t *SemTable) Set(c *Cred, s *Sem, a SetAttr) error {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
+	s.logSem(true)
 	return nil
 }
 

@@ -201,6 +201,7 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		return nil, err
 	}
 	t.tot += n
+	t.logShm(s)
 	return s, nil
 }
 
@@ -237,6 +238,7 @@ func (t *ShmTable) attach(c *Cred, s *Shm) {
 	s.nattch++
 	s.atime = t.ns.model.Now()
 	s.lpid = c.PID
+	t.logShm(s)
 }
 
 // Detach is shmdt: the last detach of a segment marked SHM_DEST destroys
@@ -254,13 +256,16 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 	}
 	if s.nattch == 0 && s.Mode&ShmDest != 0 {
 		t.destroy(s)
+		return
 	}
+	t.logShm(s)
 }
 
 // destroy is shm_destroy: the id goes, shm_tot gives the pages back, the
 // pin and its charge go, and the memfd is closed. t.mu is held.
 func (t *ShmTable) destroy(s *Shm) {
 	t.remove(s)
+	t.ns.logGone(kindShm, &t.Registry, s.ID)
 	t.tot -= pagesOf(s.size)
 	if s.lockedPgs > 0 {
 		t.ns.model.unpin(s.lockUID, s.lockedPgs)
@@ -284,6 +289,7 @@ func (t *ShmTable) Remove(c *Cred, s *Shm) error {
 	}
 	s.Mode |= ShmDest
 	t.forgetKey(s)
+	t.logShm(s)
 	return nil
 }
 
@@ -299,6 +305,7 @@ func (t *ShmTable) Set(c *Cred, s *Shm, a SetAttr) error {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
+	t.logShm(s)
 	return nil
 }
 
@@ -338,6 +345,7 @@ func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) erro
 		return err
 	}
 	s.ctime = t.ns.model.Now()
+	t.logShm(s)
 	return nil
 }
 
@@ -400,6 +408,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 		m.unpin(s.lockUID, s.lockedPgs)
 		s.lockedPgs = 0
 		s.Mode &^= ShmLocked
+		t.logShm(s)
 		return nil
 	}
 	if s.Mode&ShmLocked != 0 {
@@ -416,6 +425,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	m.pin(c.UID, n)
 	s.lockUID, s.lockedPgs = c.UID, n
 	s.Mode |= ShmLocked
+	t.logShm(s)
 	return nil
 }
 
