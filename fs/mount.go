@@ -59,11 +59,15 @@ type mountState struct {
 	sets setCaches
 	// nofileWarned is set once the descriptor warning has been printed.
 	nofileWarned atomic.Bool
+	// survivors are the attaches of mappings that outlived an earlier
+	// server (survivors.go); nil but after a restart.
+	survivors *survivors
 }
 
 // settle brings nattch up to date before something looks at it or acts on
 // it: attaches whose passthrough mapping has gone are ended.
 func (m *mountState) settle() {
+	m.survivors.settle(nil, false)
 	if m.held != nil {
 		m.held.settle(nil)
 	}
@@ -71,6 +75,7 @@ func (m *mountState) settle() {
 
 // settleSeg is settle for one segment.
 func (m *mountState) settleSeg(s *nsmodel.Shm) {
+	m.survivors.settle(s, false)
 	if m.held != nil {
 		m.held.settle(s)
 	}
@@ -81,6 +86,7 @@ func (m *mountState) settleSeg(s *nsmodel.Shm) {
 // before a new segment is counted against shmmni and shmall and given an
 // id.
 func (m *mountState) settleRemoved() {
+	m.survivors.settle(nil, true)
 	if m.held != nil {
 		m.held.settleRemoved()
 	}
@@ -118,6 +124,7 @@ type Mount struct {
 	Server      *fuse.Server
 	Passthrough bool
 	state       *mountState
+	dev         uint64
 }
 
 // New mounts model on dir and starts serving it.
@@ -155,6 +162,10 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		st.passthrough = probePassthrough(srv)
 	}
 	m.Passthrough = st.passthrough
+	var fi unix.Stat_t
+	if err := unix.Stat(dir, &fi); err == nil {
+		m.dev = fi.Dev
+	}
 	if st.passthrough {
 		var fi unix.Stat_t
 		if err := unix.Stat(dir, &fi); err != nil {

@@ -45,10 +45,16 @@ func (m *Model) Snapshot(emit func(rec []byte)) {
 	}
 }
 
+// The tables of a namespace removed since the snapshot began are dead,
+// and a record of them would bring the namespace back: they are skipped.
+
 func (ns *Namespace) snapshotShm(emit func([]byte)) {
 	t := ns.Shm
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.dead {
+		return
+	}
 	emit(regRec(ns, kindShm, &t.Registry))
 	for _, o := range t.sorted() {
 		emit(shmRec(t, o.(*Shm)))
@@ -59,6 +65,9 @@ func (ns *Namespace) snapshotMsg(emit func([]byte)) {
 	t := ns.Msg
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.dead {
+		return
+	}
 	emit(regRec(ns, kindMsg, &t.Registry))
 	for _, o := range t.sorted() {
 		q := o.(*Msg)
@@ -75,6 +84,9 @@ func (ns *Namespace) snapshotSem(emit func([]byte)) {
 	t := ns.Sem
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.dead {
+		return
+	}
 	emit(regRec(ns, kindSem, &t.Registry))
 	for _, o := range t.sorted() {
 		s := o.(*Sem)

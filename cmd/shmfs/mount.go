@@ -18,7 +18,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/shmfs/shmfs/backing"
 	"github.com/shmfs/shmfs/fs"
 	"github.com/shmfs/shmfs/nsmodel"
 )
@@ -28,7 +27,7 @@ import (
 const readyFdEnv = "SHMFS_READY_FD"
 
 func mountCmd(args []string) (err error) {
-	child := os.Getenv(readyFdEnv) != ""
+	child := os.Getenv(readyFdEnv) != "" || os.Getenv(backgroundEnv) != ""
 	if child {
 		// A --background child: the parent reports why it failed.
 		defer func() {
@@ -73,6 +72,9 @@ flags:
 	if *background {
 		return startBackground(args, dir)
 	}
+	if !serving {
+		return runKeeper(args, dir, *logPath, child)
+	}
 	if err := prepareMountpoint(dir); err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
@@ -104,7 +106,10 @@ flags:
 	if os.Getenv("GOGC") == "" {
 		rtdebug.SetGCPercent(gcPercent)
 	}
-	model := nsmodel.NewModel(backing.New)
+	model, kept, err := serverModel(lg)
+	if err != nil {
+		return fmt.Errorf("mount %s: %v", dir, err)
+	}
 	m, err := fs.New(dir, model, fs.Config{
 		AllowOther:    *allowOther,
 		DirectMount:   root,
@@ -116,6 +121,7 @@ flags:
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
+	serverMounted(kept, m)
 	ready := fmt.Sprintf("shmfs: mounted on %s, segment I/O %s", dir, m.Mode())
 	if lg.path != "" {
 		ready += ", log in " + lg.path
