@@ -262,6 +262,8 @@ func shmRec(t *ShmTable, s *Shm) enc {
 	e.perm(&s.Perm)
 	e.u(s.serial)
 	e.u(s.size)
+	e.u(s.cap)
+	e.flag(s.sealed)
 	e.i(int64(s.cpid))
 	e.i(int64(s.lpid))
 	e.i(s.atime)

@@ -3,6 +3,7 @@ package nsmodel
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -109,6 +110,9 @@ type Model struct {
 	// servers before it (persist.go); protected by mu.
 	mapDevs  []uint64
 	oldBinds map[string]oldBind
+
+	// down is the error of Shutdown, nil until it is called.
+	down atomic.Pointer[error]
 }
 
 // DefaultNamespace exists from the start and cannot be removed.

@@ -279,7 +279,7 @@ func (r *Restorer) shm(d *dec) {
 	var reg Registry
 	setReg(&reg, d)
 	p := d.perm()
-	s := &Shm{Perm: p, serial: d.u(), size: d.u()}
+	s := &Shm{Perm: p, serial: d.u(), size: d.u(), cap: d.u(), sealed: d.flag()}
 	s.cpid, s.lpid = int32(d.i()), int32(d.i())
 	s.atime, s.dtime, s.ctime = d.i(), d.i(), d.i()
 	s.hugetlb = d.flag()
@@ -432,7 +432,7 @@ func (r *Restorer) Finish(pages RestorePages) {
 		for _, o := range ns.Shm.sorted() {
 			s := o.(*Shm)
 			r.pages(s, pages)
-			ns.Shm.tot += pagesOf(s.size)
+			ns.Shm.tot += pagesOf(s.cap)
 		}
 		for _, o := range ns.Msg.sorted() {
 			q := o.(*Msg)
@@ -460,17 +460,26 @@ func (r *Restorer) pages(s *Shm, pages RestorePages) {
 	if err != nil {
 		r.problem("segment %d of %s: its pages are lost (%v); it is empty now", s.ID, s.table.ns.Name, err)
 		p, err = r.m.NewPages(name, s.hugetlb)
-		if err == nil {
-			err = p.Truncate(int64(s.size))
+		if err == nil && s.size > 0 {
+			if err = p.Truncate(int64(s.size)); err == nil {
+				err = p.Seal()
+			}
 		}
+		s.cap, s.sealed = s.size, s.size > 0
 		if err != nil {
 			r.problem("segment %d of %s: no new pages either: %v", s.ID, s.table.ns.Name, err)
 		}
 	}
 	s.pages = p
-	if u, err := p.Stat(); err == nil && !s.hugetlb && uint64(u.Size) != s.size {
-		s.size = uint64(u.Size)
+	if u, err := p.Stat(); err == nil && !s.hugetlb {
+		// Unsealed pages may have grown by passthrough writes the old
+		// server never saw (follow); sealed ones are the capacity.
+		if !s.sealed {
+			s.size = uint64(u.Size)
+		}
+		s.cap = max(s.size, uint64(u.Size))
 	}
+	s.cap = max(s.cap, s.size)
 	if s.Mode&ShmLocked != 0 {
 		if err := p.Lock(int64(s.size)); err != nil {
 			r.problem("segment %d of %s: cannot pin its pages again: %v", s.ID, s.table.ns.Name, err)

@@ -56,6 +56,7 @@ func TestToolboxLogFile(t *testing.T) {
 // /var/log/shmfs/<mount point, escaped as systemd does>.log and says so
 // in the ready line; --log FILE moves it.
 func TestToolboxLogBackground(t *testing.T) {
+	t.Setenv("SHMFS_LOG_DIR", "") // the suite's; here the default is the point
 	dir := newMountpoint(t)
 	want := "/var/log/shmfs/" + strings.ReplaceAll(strings.Trim(dir, "/"), "/", "-") + ".log"
 	os.Remove(want)

@@ -79,9 +79,14 @@ func (l *serverLog) enabled(level slog.Level) bool {
 // defaultLogPath is where a background server without --log writes:
 // /var/log/shmfs/<mount point>.log for root, and
 // $XDG_RUNTIME_DIR/shmfs/<mount point>.log (else /tmp/shmfs-<uid>/) for
-// anyone else: /mnt/shmfs logs to mnt-shmfs.log.
+// anyone else: /mnt/shmfs logs to mnt-shmfs.log. $SHMFS_LOG_DIR, when
+// set, is the directory instead (the test suite keeps its logs in its
+// own temporary directory so).
 func defaultLogPath(dir string) string {
 	base := escapePath(dir) + ".log"
+	if d := os.Getenv("SHMFS_LOG_DIR"); d != "" {
+		return filepath.Join(d, base)
+	}
 	if os.Geteuid() == 0 {
 		return filepath.Join("/var/log/shmfs", base)
 	}

@@ -35,6 +35,25 @@ type keptPages struct {
 	ino  uint64
 }
 
+// Regrow gives the segment new pages (nsmodel.Pages): the keeper takes
+// the new memfd before the old one goes, so that it holds one of them
+// whenever the server dies.
+func (p *keptPages) Regrow(size int64) error {
+	if err := p.Pages.Regrow(size); err != nil {
+		return err
+	}
+	ino := nsmodel.PagesIno(p.Pages)
+	if ino == p.ino {
+		return nil
+	}
+	if err := p.conn.Keep(p.Fd(), ino); err != nil {
+		return err
+	}
+	p.conn.Drop(p.ino)
+	p.ino = ino
+	return nil
+}
+
 func (p *keptPages) Close() error {
 	p.conn.Drop(p.ino)
 	return p.Pages.Close()
