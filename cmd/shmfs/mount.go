@@ -72,9 +72,6 @@ flags:
 	if *background {
 		return startBackground(args, dir)
 	}
-	if !serving {
-		return runKeeper(args, dir, *logPath, child)
-	}
 	if err := prepareMountpoint(dir); err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
@@ -84,6 +81,9 @@ flags:
 				return fmt.Errorf("mount %s: not root and fusermount3 is not installed (install the fuse3 package, or run as root)", dir)
 			}
 		}
+	}
+	if !serving {
+		return runKeeper(args, dir, *logPath, child)
 	}
 	lg, err := openServerLog(*logPath, child, dir, *debug)
 	if err != nil {
