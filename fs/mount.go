@@ -37,6 +37,9 @@ type Config struct {
 	// IOUring is "auto", "on" or "off": requests served from per-CPU
 	// io_uring rings (internal/fuseconn).
 	IOUring string
+	// Survivors are mappings that outlived an earlier server of this
+	// mount (survivors.go); nil: none.
+	Survivors *Survivors
 }
 
 // mountState is what every node of one mount shares.
@@ -135,6 +138,9 @@ type Mount struct {
 // New mounts model on dir and starts serving it.
 func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	st := &mountState{model: model, inval: newInvalidator()}
+	if cfg.Survivors != nil {
+		st.survivors = cfg.Survivors.sv
+	}
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{

@@ -31,11 +31,21 @@ type survivor struct {
 	ino uint64
 }
 
-// AdoptMappings counts as attaches the mappings of segments that every
-// process has under one of devs, the devices (unix.Mkdev) of earlier
-// servers' mounts, and watches them from now on. It returns the devices
-// that still show a mapping: those a later restart must look for.
-func (m *Mount) AdoptMappings(devs []uint64) []uint64 {
+// Survivors are the mappings that outlived the servers before this one,
+// found before the mount serves (FindSurvivors) and watched by it from
+// then on (Config.Survivors).
+type Survivors struct {
+	sv *survivors
+	// Live are the devices that still show a mapping: those a later
+	// restart must look for. N is how many mappings were found.
+	Live []uint64
+	N    int
+}
+
+// FindSurvivors counts as attaches the mappings of model's segments
+// that every process has under one of devs, the devices (unix.Mkdev) of
+// earlier servers' mounts.
+func FindSurvivors(model *nsmodel.Model, devs []uint64) *Survivors {
 	want := make(map[uint64]bool, len(devs))
 	for _, d := range devs {
 		want[d] = true
@@ -66,7 +76,6 @@ func (m *Mount) AdoptMappings(devs []uint64) []uint64 {
 		s *nsmodel.Shm
 	}
 	byIno := make(map[uint64]seg)
-	model := m.state.model
 	for _, name := range model.Names() {
 		ns := model.Get(name)
 		if ns == nil {
@@ -78,7 +87,7 @@ func (m *Mount) AdoptMappings(devs []uint64) []uint64 {
 			}
 		}
 	}
-	sv := &survivors{}
+	out := &Survivors{sv: &survivors{}}
 	inUse := make(map[uint64]bool)
 	for k, n := range found {
 		g, ok := byIno[k.ino]
@@ -88,16 +97,15 @@ func (m *Mount) AdoptMappings(devs []uint64) []uint64 {
 		inUse[k.dev] = true
 		for range n {
 			g.t.Survive(g.s)
-			sv.list = append(sv.list, survivor{t: g.t, s: g.s, pid: k.pid, dev: k.dev, ino: k.ino})
+			out.sv.list = append(out.sv.list, survivor{t: g.t, s: g.s, pid: k.pid, dev: k.dev, ino: k.ino})
 		}
 	}
-	m.state.survivors = sv
-	var out []uint64
 	for _, d := range devs {
 		if inUse[d] {
-			out = append(out, d)
+			out.Live = append(out.Live, d)
 		}
 	}
+	out.N = len(out.sv.list)
 	return out
 }
 

@@ -117,6 +117,7 @@ flags:
 		Debug:         *debug,
 		Isolate:       *isolate,
 		Log:           lg.Logger,
+		Survivors:     serverSurvivors(kept),
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)

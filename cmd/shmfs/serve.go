@@ -78,6 +78,15 @@ func serverModel(lg *serverLog) (*nsmodel.Model, *keeper.Server, error) {
 	return srv.Model, srv, nil
 }
 
+// serverSurvivors are the mappings that outlived the server before
+// this one, for fs.Config.
+func serverSurvivors(srv *keeper.Server) *fs.Survivors {
+	if srv == nil {
+		return nil
+	}
+	return srv.Survivors()
+}
+
 // serverMounted tells the keeper side that m serves.
 func serverMounted(srv *keeper.Server, m *fs.Mount) {
 	if srv != nil {

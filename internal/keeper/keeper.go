@@ -255,6 +255,7 @@ func (k *keeper) serveLocked(gen int) (syscall.WaitStatus, error) {
 	unix.Close(mine)
 	k.mu.Lock()
 	k.server = 0
+	k.mode = "" // the next server says again
 	k.mu.Unlock()
 	return cmd.ProcessState.Sys().(syscall.WaitStatus), nil
 }

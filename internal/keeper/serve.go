@@ -24,6 +24,7 @@ type Server struct {
 	Records  int
 	Torn     bool
 	lg       *slog.Logger
+	live     []uint64
 }
 
 // keptPages is a segment's page store whose memfd the keeper holds too:
@@ -145,15 +146,26 @@ func Start(conn *Conn, lg *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Mounted finishes a start once mnt serves: the mappings that outlived
-// the servers before are counted as attaches, the segments removed
-// while attached that none outlived are destroyed, and the keeper
-// learns the mode.
-func (s *Server) Mounted(mnt *fs.Mount) {
+// Survivors counts the mappings that outlived the servers before this
+// one as attaches, and destroys the segments removed while attached that
+// none outlived: the model is then as the mount must show it, before it
+// serves. The result goes into the mount's fs.Config.
+func (s *Server) Survivors() *fs.Survivors {
 	old := s.Model.OldMapDevices()
-	live := mnt.AdoptMappings(old)
-	s.Model.MapDevices(append(live, mnt.Dev()))
+	sv := fs.FindSurvivors(s.Model, old)
 	s.Model.ReapDestroyed()
+	if s.Restored {
+		s.lg.Info("mappings that outlived the old server count as attaches", "mappings", sv.N, "devices", fmt.Sprint(old))
+	}
+	s.live = sv.Live
+	return sv
+}
+
+// Mounted finishes a start once mnt serves: the devices to look for
+// mappings under at the next restart are recorded, and the keeper learns
+// the mode.
+func (s *Server) Mounted(mnt *fs.Mount) {
+	s.Model.MapDevices(append(s.live, mnt.Dev()))
 	mode := "cached"
 	if mnt.Passthrough {
 		mode = "passthrough"
