@@ -312,7 +312,7 @@ func (r *Restorer) msg(d *dec) {
 	t.seq, t.lastIdx, t.nextIdx = reg.seq, reg.lastIdx, reg.nextIdx
 	q, _ := slot(&t.Registry, p.ID).(*Msg)
 	if q == nil {
-		q = &Msg{table: t}
+		q = &Msg{Perm: p, table: t}
 		put(&t.Registry, q)
 	}
 	q.Perm, q.serial, q.qbytes = p, r.serial(serial), qbytes

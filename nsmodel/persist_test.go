@@ -88,6 +88,18 @@ func fill(t *testing.T, m *nsmodel.Model) (dest *nsmodel.Shm) {
 	if _, err := q.Receive(context.Background(), 78, nsmodel.MsgRecv{Type: 2, BufSize: 100}); err != nil {
 		t.Fatal(err)
 	}
+	// A second queue, at index 1 (a restore once put every new queue
+	// at index 0).
+	q2, err := def.Msg.Get(c, nsmodel.MsgGet{Key: 0x43, Mode: 0o600, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, nsmodel.MsgHdrSize+5)
+	nsmodel.PutMsgType(buf, 7)
+	copy(buf[nsmodel.MsgHdrSize:], "other")
+	if err := q2.Send(context.Background(), 79, buf, 0); err != nil {
+		t.Fatal(err)
+	}
 	s, err := def.Sem.Get(c, nsmodel.SemGet{Key: 0x99, Nsems: 3, Mode: 0o600, Create: true})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shmfs/shmfs/fs"
+	"github.com/shmfs/shmfs/internal/keeper"
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
@@ -54,6 +55,7 @@ flags:
 	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
 	debug := fl.Bool("debug", false, "log every FUSE request (to the log, else to stderr)")
 	isolate := fl.Bool("isolate", false, "show each caller that is not root in the server's namespaces only the namespace of its own kernel IPC namespace (see docs/containers.md)")
+	maxRestarts := fl.Int("max-restarts", keeper.DefaultMaxRestarts, "restart a server that dies (kill -9, a panic) at most `N` times within a minute, then give up and unmount (see docs/crash.md)")
 	logPath := fl.String("log", "", "append one line per event (mount, unmount, signals, warnings, refused commands; with --debug every request) to `FILE`;\nwith --background the default is /var/log/shmfs/<mount point>.log as root, $XDG_RUNTIME_DIR/shmfs/<mount point>.log otherwise,\nthe mount point's slashes as dashes (/mnt/shmfs: mnt-shmfs.log); in the foreground, warnings go to stderr")
 	operands, help, err := parseFlags(fl, usage, args)
 	if err != nil {
@@ -72,8 +74,13 @@ flags:
 	if *background {
 		return startBackground(args, dir)
 	}
-	if err := prepareMountpoint(dir); err != nil {
-		return fmt.Errorf("mount %s: %v", dir, err)
+	// A server its keeper restarts mounts over the dead mount of the one
+	// before (docs/crash.md), which cleaning it up would leave a moment
+	// without one.
+	if !keeper.Restarting() {
+		if err := prepareMountpoint(dir); err != nil {
+			return fmt.Errorf("mount %s: %v", dir, err)
+		}
 	}
 	if !root {
 		if _, err := exec.LookPath("fusermount3"); err != nil {
@@ -83,7 +90,7 @@ flags:
 		}
 	}
 	if !serving {
-		return runKeeper(args, dir, *logPath, child)
+		return runKeeper(args, dir, *logPath, child, *maxRestarts)
 	}
 	lg, err := openServerLog(*logPath, child, dir, *debug)
 	if err != nil {

@@ -29,7 +29,7 @@ func serveCmd(args []string) error {
 // runKeeper is what shmfs mount runs once its flags are read: the keeper
 // of the mount on dir, which starts shmfs serve with the same flags and
 // starts it again if it dies (docs/crash.md).
-func runKeeper(args []string, dir, logPath string, background bool) error {
+func runKeeper(args []string, dir, logPath string, background bool, maxRestarts int) error {
 	lg, err := openServerLog(logPath, background, dir, false)
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
@@ -41,7 +41,10 @@ func runKeeper(args []string, dir, logPath string, background bool) error {
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
-	cfg := keeper.Config{Dir: dir, Argv: append([]string{self, "serve"}, args...), Log: lg.Logger}
+	if maxRestarts < 0 {
+		return fmt.Errorf("mount %s: --max-restarts %d: not a count", dir, maxRestarts)
+	}
+	cfg := keeper.Config{Dir: dir, Argv: append([]string{self, "serve"}, args...), Log: lg.Logger, MaxRestarts: maxRestarts}
 	if os.Getenv(readyFdEnv) == "3" {
 		// The first server answers the --background parent; the keeper
 		// must not write there afterwards.

@@ -37,6 +37,15 @@ const (
 	envRestarts = "SHMFS_KEEPER_RESTARTS" // restarts before this server
 )
 
+// Restarting reports whether this process is a server that a keeper
+// started after another died: it mounts over the dead mount of that one
+// rather than cleaning it up first, so that no lookup in between finds
+// the empty directory beneath (docs/crash.md).
+func Restarting() bool {
+	n, _ := strconv.Atoi(os.Getenv(envRestarts))
+	return n > 0
+}
+
 // Conn is the server's end of the socket to its keeper.
 type Conn struct {
 	mu sync.Mutex

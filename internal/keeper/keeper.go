@@ -42,7 +42,9 @@ type Config struct {
 	// about Ready.
 	ReadyEnv string
 	Log      *slog.Logger
-	// MaxRestarts within Window stop the keeper: a crash loop.
+	// A server that dies is restarted at most MaxRestarts times within
+	// Window; one more death is a crash loop, and the keeper gives up
+	// (0: a death is the end).
 	MaxRestarts int
 	Window      time.Duration
 }
@@ -74,9 +76,6 @@ type keeper struct {
 // (an unmount, SIGTERM), a crash loop is detected, or a first server
 // fails to mount. SIGINT and SIGTERM are passed to the server.
 func Run(cfg Config) error {
-	if cfg.MaxRestarts == 0 {
-		cfg.MaxRestarts = DefaultMaxRestarts
-	}
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
 	}
@@ -119,7 +118,9 @@ func Run(cfg Config) error {
 		stop := stopping
 		k.mu.Unlock()
 		if status.Exited() && status.ExitStatus() == 0 || stop {
-			// Unmounted, or told to stop: the end of the mount.
+			// Unmounted, or told to stop: the end of the mount, and of
+			// the dead mounts of the servers before, stacked beneath.
+			k.cleanDead()
 			return nil
 		}
 		if gen == 0 && status.Exited() {
@@ -134,7 +135,7 @@ func Run(cfg Config) error {
 		}
 		if len(deaths) > cfg.MaxRestarts {
 			cfg.Log.Error(fmt.Sprintf("keeper: the server died %d times within %s (last: %s); giving up, the mount and its state are gone", len(deaths), cfg.Window, why), "dir", cfg.Dir)
-			unix.Unmount(cfg.Dir, unix.MNT_DETACH)
+			k.cleanDead()
 			return exitCode(1)
 		}
 		if len(deaths) == 1 {
@@ -146,6 +147,24 @@ func Run(cfg Config) error {
 		k.mu.Lock()
 		k.restarts++
 		k.mu.Unlock()
+	}
+}
+
+// cleanDead detaches the dead mounts at the mount point: each restarted
+// server mounted over the one before it, and a dead FUSE mount answers
+// ENOTCONN.
+func (k *keeper) cleanDead() {
+	k.mu.Lock()
+	n := k.restarts + 1
+	k.mu.Unlock()
+	for range n {
+		var st unix.Stat_t
+		if unix.Stat(k.cfg.Dir, &st) != unix.ENOTCONN {
+			return
+		}
+		if unix.Unmount(k.cfg.Dir, unix.MNT_DETACH) != nil {
+			return
+		}
 	}
 }
 
