@@ -84,6 +84,11 @@ type nodeTag struct {
 	// ns is nil for self, which every caller may reach.
 	ns      *nsmodel.Namespace
 	lookups uint64
+	// kernel marks a node below MOUNT/kernel, and kns the kernel
+	// namespace it is in (0 for kernel/ and kernel/self): see
+	// kernelTag and tenancy.seesKernel (kernel_tree.go).
+	kernel bool
+	kns    uint64
 }
 
 func newIsolatedFS(f *tenantFS) *isolatedFS {
@@ -102,6 +107,8 @@ func (f *isolatedFS) may(caller *fuse.Caller, id uint64) bool {
 	switch {
 	case tag == nil:
 		return f.t.model.IsAdmin(c)
+	case tag.kernel:
+		return f.t.seesKernel(c, tag.kns)
 	case tag.ns == nil:
 		return true
 	}
@@ -117,6 +124,15 @@ func (f *isolatedFS) learn(parent uint64, name string, out *fuse.EntryOut) {
 	var ns *nsmodel.Namespace
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if kt, ok := kernelTag(parent, f.nodes[parent], name); ok {
+		tag := f.nodes[out.NodeId]
+		if tag == nil || !tag.kernel || tag.kns != kt.kns {
+			tag = &kt
+			f.nodes[out.NodeId] = tag
+		}
+		tag.lookups++
+		return
+	}
 	if parent == fuse.FUSE_ROOT_ID {
 		out.SetEntryTimeout(0)
 		if name != selfName {

@@ -157,23 +157,28 @@ func (d *kernelTable) objIno(id int, view msgView) uint64 {
 	return h.Sum64()&(1<<60-1) | kinoBase | 1<<60
 }
 
-// find resolves a file name to the object it names now.
+// find resolves a file name to the object it names now: a key by the
+// kind's get with no access asked (which ipcperms always grants, as it
+// does to any program), a private.<id> by *_STAT_ANY of the id. Neither
+// reads the whole table.
 func (d *kernelTable) find(ns *kernelipc.Namespace, c *kernelipc.Cred, entry string) (*kObj, error) {
 	ref, err := nsmodel.ParseEntryName(entry)
 	if err != nil {
 		return nil, syscall.ENOENT
 	}
-	objs, err := list(ns, c, d.kind)
-	if err != nil {
-		return nil, err
-	}
-	for i := range objs {
-		o := &objs[i]
-		if (ref.ByID && o.key == 0 && o.id == int(ref.ID)) || (!ref.ByID && o.key == ref.Key) {
-			return o, nil
+	id := int(ref.ID)
+	if !ref.ByID {
+		if id, err = get(ns, c, d.kind, ref.Key, 0); err != nil {
+			return nil, syscall.ENOENT
 		}
 	}
-	return nil, syscall.ENOENT
+	o, err := statAny(ns, d.kind, id)
+	if err != nil || (ref.ByID && o.key != 0) || (!ref.ByID && o.key != ref.Key) {
+		// Gone, or made again, meanwhile; or a keyed object asked for
+		// by id.
+		return nil, syscall.ENOENT
+	}
+	return &o, nil
 }
 
 // object makes (or finds) the node of object o under one of its names.
@@ -360,18 +365,22 @@ func (n *kernelObj) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.At
 // Setattr is chmod and chown (IPC_SET). A segment's size is fixed at
 // shmget: a truncate to any other size is EINVAL, as shmget of another
 // size is; a queue or set takes the truncation to 0 of `>` and no other.
-// Times are the kernel's and not settable: a touch changes nothing.
+// Times are the kernel's and not settable: a touch is checked as on any
+// file (kernelTimes) and changes nothing.
 func (n *kernelObj) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	ns, err := n.ns()
 	if err != nil {
 		return errno(err)
 	}
 	c := kcred(ctx)
+	o, err := statAny(ns, n.kind, n.id)
+	if err != nil {
+		return syscall.ENOENT
+	}
+	if e := kernelTimes(c, in, o.uid, writableBy(c, &o)); e != 0 {
+		return e
+	}
 	if size, ok := in.GetSize(); ok {
-		o, err := statAny(ns, n.kind, n.id)
-		if err != nil {
-			return errno(err)
-		}
 		if (n.kind == kindShm && size != o.size && !(size == 0 && f != nil)) || (n.kind != kindShm && size != 0) {
 			return syscall.EINVAL
 		}

@@ -44,6 +44,18 @@ func (n *kernelText) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.Se
 	if in.Valid&(fuse.FATTR_MODE|fuse.FATTR_UID|fuse.FATTR_GID) != 0 {
 		return syscall.EPERM
 	}
+	// Root owns them; a limit is writable by whom the kernel lets open
+	// it for writing.
+	c := kcred(ctx)
+	writable := false
+	if n.limit != "" && c.UID != 0 {
+		if ns, err := n.k.namespace(n.id); err == nil {
+			writable = ns.CheckLimit(c, n.limit, true) == nil
+		}
+	}
+	if e := kernelTimes(c, in, 0, writable); e != 0 {
+		return e
+	}
 	if _, ok := in.GetSize(); ok {
 		// The truncation of open(O_TRUNC) comes without the handle
 		// (FUSE sends no file for it): the opener's right to write is

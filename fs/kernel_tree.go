@@ -53,7 +53,34 @@ func newKernelTree(m *mountState, t *tenancy) *kernelTree {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	return &kernelTree{m: m, t: t, mgr: kernelipc.NewManager(kernelipc.Bounds{}), idx: make(map[kernelipc.NSID]uint64)}
+	k := &kernelTree{m: m, t: t, mgr: kernelipc.NewManager(kernelipc.Bounds{}), idx: make(map[kernelipc.NSID]uint64)}
+	go k.sweep()
+	return k
+}
+
+// kernelSweepInterval is how often the namespaces the server holds are
+// checked for a live process when no request does it (liveNS): a
+// namespace whose last process ended is let go within it, so the kernel
+// frees it and its objects even if nobody looks at kernel/ again.
+const kernelSweepInterval = 2 * time.Second
+
+func (k *kernelTree) sweep() {
+	tick := time.NewTicker(kernelSweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-k.t.stop:
+			k.mgr.Close()
+			return
+		case <-tick.C:
+			if k.mgr.Len() > 0 {
+				k.mu.Lock()
+				k.live = nil // a fresh scan, which sweeps
+				k.mu.Unlock()
+				k.liveNS()
+			}
+		}
+	}
 }
 
 // Inode numbers below kernel/ have bit 61 set, which no model number
@@ -164,7 +191,7 @@ func (d *kernelDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		return d.NewInode(ctx, &kernelSelf{}, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: ino}), 0
 	}
 	id, ok := kernelipc.ParseName(name)
-	if !ok {
+	if !ok || !d.k.t.seesKernel(callerCred(ctx), uint64(id)) {
 		return nil, syscall.ENOENT
 	}
 	if _, ok := d.k.liveNS()[id]; !ok {
@@ -178,8 +205,11 @@ func (d *kernelDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 func (d *kernelDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	live := d.k.liveNS()
 	ids := make([]kernelipc.NSID, 0, len(live))
+	c := callerCred(ctx)
 	for id := range live {
-		ids = append(ids, id)
+		if d.k.t.seesKernel(c, uint64(id)) {
+			ids = append(ids, id)
+		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	ents := []fuse.DirEntry{{Name: selfName, Mode: syscall.S_IFLNK, Ino: d.k.ino(0, kinoTop, 1)}}

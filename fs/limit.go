@@ -13,7 +13,8 @@ import (
 // limitNode is limits/<name>: /proc/sys/kernel/<name> of the namespace.
 // Everyone may read it; only root may open it for writing, as
 // ipc_permissions lets only the namespace's root uid write (EACCES for
-// others); the model then checks each write.
+// others), and a *_next_id file only the capable
+// (Namespace.MayWriteLimit); the model then checks each write.
 type limitNode struct {
 	gofs.Inode
 	ns   *nsmodel.Namespace
@@ -27,7 +28,7 @@ var (
 )
 
 func (n *limitNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	fixedAttr(&out.Attr, syscall.S_IFREG|0o644)
+	fixedAttr(&out.Attr, syscall.S_IFREG|nsmodel.LimitMode(n.name))
 	out.SetTimeout(fixedTimeout)
 	return 0
 }
@@ -45,11 +46,10 @@ func (n *limitNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.Set
 }
 
 func (n *limitNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && !nsmodel.MayWriteLimits(callerCred(ctx)) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && !n.ns.MayWriteLimit(callerCred(ctx), n.name) {
 		return nil, 0, syscall.EACCES
 	}
-	l := n.ns.Limits()
-	text, err := l.Format(n.name)
+	text, err := n.ns.FormatLimit(n.name)
 	if err != nil {
 		return nil, 0, errno(err)
 	}
@@ -69,19 +69,21 @@ var _ = (gofs.FileWriter)((*limitHandle)(nil))
 // a second write(2) on the descriptor.
 func (h *limitHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	if off != 0 {
-		if !h.node.ns.MayWriteLimits(callerCred(ctx)) {
+		if !h.node.ns.MayWriteLimit(callerCred(ctx), h.node.name) {
 			return 0, syscall.EACCES
 		}
 		return uint32(len(data)), 0
 	}
-	if err := h.node.ns.SetLimit(callerCred(ctx), h.node.name, string(data)); err != nil {
+	var m *mountState
+	if r, ok := h.node.Root().Operations().(*rootNode); ok {
+		m = r.m
+	}
+	if err := m.setLimit(h.node.ns, callerCred(ctx), h.node.name, string(data)); err != nil {
 		return 0, errno(err)
 	}
-	if h.node.name == "shmmni" {
+	if h.node.name == "shmmni" && m != nil {
 		// More segments may need more descriptors than the server has.
-		if r, ok := h.node.Root().Operations().(*rootNode); ok {
-			r.m.checkNofile()
-		}
+		m.checkNofile()
 	}
 	return uint32(len(data)), 0
 }

@@ -105,7 +105,8 @@ func (w *heldMaps) release(t *nsmodel.ShmTable, s *nsmodel.Shm, pid int32, ino u
 		return
 	}
 	w.mu.Lock()
-	removed := t.Stat(s).Mode&nsmodel.ShmDest != 0
+	// With shm_rmid_forced set any last detach destroys (rmid_forced.go).
+	removed := t.Stat(s).Mode&nsmodel.ShmDest != 0 || t.RmidForced()
 	w.held = append(w.held, heldAttach{t: t, s: s, pid: pid, ino: ino, removed: removed})
 	if removed {
 		w.removedN++

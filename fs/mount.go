@@ -141,6 +141,11 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	if cfg.Survivors != nil {
 		st.survivors = cfg.Survivors.sv
 	}
+	model.Gone = st.goneHook
+	// The descriptor of the server's own IPC namespace is opened now,
+	// not by the tenancy's first reap two seconds in: the server's
+	// descriptors beside its segments' are all there from the start.
+	model.ServerNS()
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{
@@ -185,6 +190,7 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 			return nil, err
 		}
 		st.held = newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev))
+		model.SharePages() // openers reach the memfds themselves
 	}
 	st.checkNofile()
 	return m, nil

@@ -46,6 +46,7 @@ func (d *msgDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.A
 func (d *msgDirNode) OnAdd(ctx context.Context) {
 	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	d.AddChild(ctlName, ctl, false)
+	addInfo(ctx, d.EmbeddedInode(), d.info)
 	d.m.inval.addDir(d.ns.Msg, d.EmbeddedInode())
 }
 
@@ -95,6 +96,9 @@ func (d *msgDirNode) find(name string) (*nsmodel.Msg, msgView, syscall.Errno) {
 }
 
 func (d *msgDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == infoName {
+		return lookupInfo(d.EmbeddedInode(), out), 0
+	}
 	if name == ctlName {
 		out.Mode = syscall.S_IFREG | 0o666
 		return d.GetChild(ctlName), 0
@@ -115,7 +119,7 @@ func (d *msgDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 func (d *msgDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	stats := d.ns.Msg.Stats()
 	ents := make([]fuse.DirEntry, 0, len(stats)+1)
-	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG})
+	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG}, infoEntry)
 	for _, st := range stats {
 		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: st.Serial})
 	}
@@ -156,7 +160,7 @@ func (d *msgDirNode) Create(ctx context.Context, name string, flags uint32, mode
 // Unlink is IPC_RMID. A name with options is a way to open a queue, not
 // a name of it, and cannot be removed.
 func (d *msgDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
-	if name == ctlName {
+	if name == ctlName || name == infoName {
 		return syscall.EPERM
 	}
 	q, v, e := d.find(name)

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"slices"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -56,7 +57,7 @@ func (n *nsNode) OnAdd(ctx context.Context) {
 	}
 
 	lim := dir("limits", &staticDir{t: n.t})
-	for _, name := range nsmodel.LimitNames {
+	for _, name := range slices.Concat(nsmodel.LimitNames, nsmodel.ControlNames) {
 		lim.AddChild(name, lim.NewPersistentInode(ctx, &quotaNode{limitNode: limitNode{ns: n.ns, name: name}}, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
 	}
 }

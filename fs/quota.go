@@ -19,7 +19,7 @@ type quotaNode struct {
 var _ = (gofs.NodeOpener)((*quotaNode)(nil))
 
 func (n *quotaNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && !n.ns.MayWriteLimits(callerCred(ctx)) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY && !n.ns.MayWriteLimit(callerCred(ctx), n.name) {
 		return nil, 0, syscall.EACCES
 	}
 	return n.limitNode.Open(ctx, flags)

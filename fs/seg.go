@@ -78,7 +78,10 @@ func (n *segNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 		}
 	}
 	if size, ok := in.GetSize(); ok {
-		n.m.settleSeg(n.s) // a resize depends on whether anyone holds the pages
+		// A resize depends on whether anyone holds the pages: closes
+		// made before it are seen first.
+		n.m.afterReleases()
+		n.m.settleSeg(n.s)
 		if err := n.t.Truncate(c, n.s, size, f == nil); err != nil {
 			return errno(err)
 		}
@@ -119,6 +122,9 @@ func ipcSetOf(in *fuse.SetAttrIn) (a nsmodel.SetAttr, ok bool) {
 // open returns. Handles need no flush at close.
 func (n *segNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	c := callerCred(ctx)
+	if n.t.Shrunk(n.s) {
+		n.m.settleSeg(n.s) // attaches that ended let the pages be cut to size
+	}
 	if err := n.t.Attach(c, n.s, accessOf(flags)); err != nil {
 		return nil, 0, errno(err)
 	}

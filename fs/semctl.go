@@ -85,7 +85,7 @@ func (d *semDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	st := s.Stat()
+	st := t.Stat(s)
 	res, err := run(s)
 	if err != nil {
 		return "", err
@@ -154,7 +154,7 @@ func (d *semDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	st := s.Stat()
+	st := d.ns.Sem.Stat(s)
 	// Directories that show this table may hold a negative entry.
 	d.m.inval.nameCame(d.ns.Sem, st.Name, nil)
 	return fmt.Sprintf("%d %s\n", st.ID, st.Name), nil

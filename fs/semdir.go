@@ -45,6 +45,7 @@ func (d *semDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.A
 func (d *semDirNode) OnAdd(ctx context.Context) {
 	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	d.AddChild(ctlName, ctl, false)
+	addInfo(ctx, d.EmbeddedInode(), d.info)
 	d.m.inval.addDir(d.ns.Sem, d.EmbeddedInode())
 }
 
@@ -79,7 +80,7 @@ func (d *semDirNode) find(name string) (*nsmodel.Sem, syscall.Errno) {
 		return nil, syscall.ENOENT
 	}
 	s, err := d.ns.Sem.Lookup(ref)
-	if err != nil || s.Stat().Name != name {
+	if err != nil || d.ns.Sem.Stat(s).Name != name {
 		// private.<id> of a set that has a key is not its name.
 		return nil, syscall.ENOENT
 	}
@@ -87,6 +88,9 @@ func (d *semDirNode) find(name string) (*nsmodel.Sem, syscall.Errno) {
 }
 
 func (d *semDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == infoName {
+		return lookupInfo(d.EmbeddedInode(), out), 0
+	}
 	if name == ctlName {
 		out.Mode = syscall.S_IFREG | 0o666
 		return d.GetChild(ctlName), 0
@@ -106,7 +110,7 @@ func (d *semDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 func (d *semDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	stats := d.ns.Sem.Stats()
 	ents := make([]fuse.DirEntry, 0, len(stats)+1)
-	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG})
+	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG}, infoEntry)
 	for _, st := range stats {
 		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: inoOf(st.Serial)})
 	}
@@ -143,7 +147,7 @@ func (d *semDirNode) Create(ctx context.Context, name string, flags uint32, mode
 
 // Unlink is IPC_RMID.
 func (d *semDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
-	if name == ctlName {
+	if name == ctlName || name == infoName {
 		return syscall.EPERM
 	}
 	s, e := d.find(name)

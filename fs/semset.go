@@ -52,7 +52,7 @@ func (n *semNode) OnForget() { n.m.sets.remove(n.s, n) }
 // nsems is in sysvipc/sem and in the count of values a read shows.
 func (n *semNode) fill(a *fuse.Attr) {
 	n.sc.replied()
-	st := n.s.Stat()
+	st := n.t.Stat(n.s)
 	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
 	a.Size = semMaxWrite
 	a.Owner = fuse.Owner{Uid: st.UID, Gid: st.GID}
@@ -78,7 +78,7 @@ func (n *semNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 func (n *semNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	c := callerCred(ctx)
 	if set, now := setsTimes(in); set {
-		st := n.s.Stat()
+		st := n.t.Stat(n.s)
 		if err := st.CheckTimes(c, now); err != nil {
 			return errno(err)
 		}
@@ -88,7 +88,7 @@ func (n *semNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAt
 			return syscall.EINVAL
 		}
 		if f == nil {
-			if err := n.s.Access(c, nsmodel.AccessWrite); err != nil {
+			if err := n.t.Access(c, n.s, nsmodel.AccessWrite); err != nil {
 				return errno(err)
 			}
 		}
@@ -118,7 +118,7 @@ func semOpenAccess(flags uint32) uint32 {
 
 func (n *semNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	c := callerCred(ctx)
-	if err := n.s.Access(c, semOpenAccess(flags)); err != nil {
+	if err := n.t.Access(c, n.s, semOpenAccess(flags)); err != nil {
 		return nil, 0, errno(err)
 	}
 	// The kernel sends RELEASE without waiting for it: an open that

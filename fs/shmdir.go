@@ -45,6 +45,7 @@ func (d *shmDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.A
 func (d *shmDirNode) OnAdd(ctx context.Context) {
 	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	d.AddChild(ctlName, ctl, false)
+	addInfo(ctx, d.EmbeddedInode(), d.info)
 	d.m.inval.addDir(d.ns.Shm, d.EmbeddedInode())
 }
 
@@ -68,6 +69,7 @@ func (d *shmDirNode) find(name string) (*nsmodel.Shm, *nsmodel.ShmStat, syscall.
 	if err != nil {
 		return nil, nil, syscall.ENOENT
 	}
+	d.m.settleRemoved()
 	s, err := d.ns.Shm.Lookup(ref)
 	if err != nil {
 		return nil, nil, syscall.ENOENT
@@ -82,6 +84,9 @@ func (d *shmDirNode) find(name string) (*nsmodel.Shm, *nsmodel.ShmStat, syscall.
 // Lookup of a name that no segment has leaves a negative entry, which a
 // segment made without the kernel seeing it (ctl IPC_CREAT) drops.
 func (d *shmDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == infoName {
+		return lookupInfo(d.EmbeddedInode(), out), 0
+	}
 	if name == ctlName {
 		fixedAttr(&out.Attr, syscall.S_IFREG|0o666)
 		out.SetEntryTimeout(fixedTimeout)
@@ -97,11 +102,12 @@ func (d *shmDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 }
 
 func (d *shmDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	d.m.settleRemoved()
 	segs := d.ns.Shm.List()
 	ents := make([]fuse.DirEntry, 0, len(segs)+1)
-	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG})
-	for _, s := range segs {
-		ents = append(ents, fuse.DirEntry{Name: nsmodel.EntryName(s.IPCPerm()), Mode: syscall.S_IFREG, Ino: inoOf(s.Serial())})
+	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG}, infoEntry)
+	for _, st := range segs {
+		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: inoOf(st.Serial)})
 	}
 	return gofs.NewListDirStream(ents), 0
 }
@@ -138,7 +144,7 @@ func (d *shmDirNode) Create(ctx context.Context, name string, flags uint32, mode
 
 // Unlink is IPC_RMID.
 func (d *shmDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
-	if name == ctlName {
+	if name == ctlName || name == infoName {
 		return syscall.EPERM
 	}
 	s, _, e := d.find(name)

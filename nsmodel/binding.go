@@ -268,22 +268,9 @@ func (ns *Namespace) kill() {
 func (ns *Namespace) empty() []EndedObject {
 	root := RootCred()
 	var out []EndedObject
-	for _, s := range ns.Shm.List() {
-		name := ns.Shm.Stat(s).Name
-		if ns.Shm.Remove(root, s) == nil {
-			out = append(out, EndedObject{ns.Shm, name})
-		}
-	}
-	for _, q := range ns.Msg.List() {
-		name := ns.Msg.Stat(q).Name
-		if ns.Msg.Remove(root, q) == nil {
-			out = append(out, EndedObject{ns.Msg, name})
-		}
-	}
-	for _, s := range ns.Sem.List() {
-		name := s.Stat().Name
-		if ns.Sem.Remove(root, s) == nil {
-			out = append(out, EndedObject{ns.Sem, name})
+	for _, t := range []interface{ rmidAll(*Cred) []string }{ns.Shm, ns.Msg, ns.Sem} {
+		for _, name := range t.rmidAll(root) {
+			out = append(out, EndedObject{t, name})
 		}
 	}
 	return out

@@ -6,8 +6,9 @@
 // Errors are unix.Errno values, chosen as the kernel's ipc/ code would
 // choose them for the same request, and a refused request changes nothing.
 // The package's tests compare ids, shmget errnos, ipcperms, the IPC_SET,
-// IPC_RMID and SHM_LOCK rules, the limit files and /proc/sysvipc/shm with
-// the running kernel, in a private IPC namespace.
+// IPC_RMID and SHM_LOCK rules, the limit files and /proc/sysvipc/shm, the
+// *_next_id and shm_rmid_forced controls and the IPC_INFO and *_INFO
+// figures with the running kernel, in a private IPC namespace.
 //
 // Where a segment is a file, it does what a file can and a kernel segment
 // cannot, and these choices are the model's, not the kernel's:
@@ -18,10 +19,11 @@
 //     past shmall is ENOSPC, shrinking is always allowed.
 //   - A segment's pages are sealed against growth once it has a size, so
 //     that FUSE passthrough, which writes to them without the server,
-//     cannot take a segment past its quota. Growing a segment that an
-//     attach holds is EPERM; one no one holds gets new pages. A segment
-//     shrunk while attached keeps its pages (counted against shmall)
-//     until its last detach. (ShmTable.resize states the rule.)
+//     cannot take a segment past its quota. Where attaches reach the
+//     pages themselves (Model.SharePages), growing an attached segment
+//     is EPERM and one shrunk while attached keeps its pages (counted
+//     against shmall) until its last detach; a segment no one holds gets
+//     new pages. (ShmTable.resize states the rule.)
 //   - Between open(O_CREAT) and its first size a segment's pages are not
 //     sealed: a passthrough write there is taken in as its size at the
 //     model's next look, or cut back if over the limits.
@@ -41,4 +43,11 @@
 //     directory does.
 //   - Capabilities count only for callers in the server's user namespace,
 //     which owns every shmfs namespace.
+//   - shm_rmid_forced (rmid_forced.go): a creator the server cannot name
+//     (pid 0) is never taken as exited; a creating thread already gone
+//     when its request is served leaves an orphan that only its last
+//     detach or the next set of shm_rmid_forced destroys. shm_swp of
+//     SHM_INFO is 0, the swapped pages counted in shm_rss.
+//   - *_next_id (next_id.go): where the kernel would give an index past
+//     IPCMNI-1 (an id no lookup finds), the create is ENOSPC.
 package nsmodel

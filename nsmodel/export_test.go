@@ -17,3 +17,7 @@ func ShmRow(s *ShmStat) string {
 	writeShmRow(&b, s)
 	return b.String()
 }
+
+// IDOf is the id of an object, which a test reads where nothing else
+// runs; outside tests an id is read from a snapshot.
+func IDOf(o Object) int32 { return o.ipcPerm().ID }

@@ -14,8 +14,8 @@ func TestFirstIDIsZeroAndIndexesCount(t *testing.T) {
 	tab, _, _ := shmTable(t)
 	for want := int32(0); want < 3; want++ {
 		s := create(t, tab, owner(), 0x100+want, 1, 0o600)
-		if s.ID != want {
-			t.Errorf("segment %d: id %d", want, s.ID)
+		if nsmodel.IDOf(s) != want {
+			t.Errorf("segment %d: id %d", want, nsmodel.IDOf(s))
 		}
 	}
 }
@@ -27,11 +27,11 @@ func TestRecreatedKeyGetsNewID(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := create(t, tab, owner(), 0x1234, 1, 0o600)
-	if a.ID == b.ID {
-		t.Errorf("recreated key 0x1234 got the old id %d", a.ID)
+	if nsmodel.IDOf(a) == nsmodel.IDOf(b) {
+		t.Errorf("recreated key 0x1234 got the old id %d", nsmodel.IDOf(a))
 	}
-	if b.ID != 1 {
-		t.Errorf("recreated key: id %d, want 1 (the cyclic index moves on)", b.ID)
+	if nsmodel.IDOf(b) != 1 {
+		t.Errorf("recreated key: id %d, want 1 (the cyclic index moves on)", nsmodel.IDOf(b))
 	}
 }
 
@@ -42,7 +42,7 @@ func TestSequenceAdvancesOnWrap(t *testing.T) {
 	var ids []int32
 	for i := 0; i < 66; i++ {
 		s := create(t, tab, owner(), nsmodel.IPCPrivate, 1, 0o600)
-		ids = append(ids, s.ID)
+		ids = append(ids, nsmodel.IDOf(s))
 		if err := tab.Remove(owner(), s); err != nil {
 			t.Fatal(err)
 		}
@@ -70,8 +70,8 @@ func TestCycleGrowsWithUse(t *testing.T) {
 		if i == 50 {
 			want = 1<<15 + 100
 		}
-		if s.ID != want {
-			t.Fatalf("create %d with 100 in use: id %d, want %d", i, s.ID, want)
+		if nsmodel.IDOf(s) != want {
+			t.Fatalf("create %d with 100 in use: id %d, want %d", i, nsmodel.IDOf(s), want)
 		}
 		if err := tab.Remove(owner(), s); err != nil {
 			t.Fatal(err)
@@ -90,18 +90,18 @@ func TestLookupByID(t *testing.T) {
 		}
 		tab.Remove(owner(), s)
 	}
-	oldID := old.ID
+	oldID := nsmodel.IDOf(old)
 	tab.Remove(owner(), old)
 	cur := create(t, tab, owner(), nsmodel.IPCPrivate, 1, 0o600)
-	if cur.ID&0x7fff != oldID&0x7fff || cur.ID == oldID {
-		t.Fatalf("want index %d with a new sequence, got id %d", oldID, cur.ID)
+	if nsmodel.IDOf(cur)&0x7fff != oldID&0x7fff || nsmodel.IDOf(cur) == oldID {
+		t.Fatalf("want index %d with a new sequence, got id %d", oldID, nsmodel.IDOf(cur))
 	}
 
-	got, err := tab.Lookup(nsmodel.Ref{ByID: true, ID: cur.ID})
+	got, err := tab.Lookup(nsmodel.Ref{ByID: true, ID: nsmodel.IDOf(cur)})
 	if err != nil || got != cur {
-		t.Errorf("lookup of id %d: %v, %v", cur.ID, got, err)
+		t.Errorf("lookup of id %d: %v, %v", nsmodel.IDOf(cur), got, err)
 	}
-	for _, id := range []int32{oldID, -1, 5, cur.ID + 1<<15, 0x7fffffff} {
+	for _, id := range []int32{oldID, -1, 5, nsmodel.IDOf(cur) + 1<<15, 0x7fffffff} {
 		_, err := tab.Lookup(nsmodel.Ref{ByID: true, ID: id})
 		wantErr(t, fmt.Sprintf("lookup of stale or unused id %d", id), err, unix.EINVAL)
 	}
@@ -146,11 +146,11 @@ func TestIDsAsTheKernel(t *testing.T) {
 					t.Errorf("step %d: model shmget: %v", step, err)
 					return
 				}
-				if int32(kid) != s.ID {
-					t.Errorf("step %d (%d in use): kernel id %d, model id %d", step, len(live), kid, s.ID)
+				if int32(kid) != nsmodel.IDOf(s) {
+					t.Errorf("step %d (%d in use): kernel id %d, model id %d", step, len(live), kid, nsmodel.IDOf(s))
 					mismatches++
 				}
-				live = append(live, pair{int32(kid), s.ID})
+				live = append(live, pair{int32(kid), nsmodel.IDOf(s)})
 				continue
 			}
 			i := rng.IntN(len(live))

@@ -131,7 +131,7 @@ func (t *ids[O, R, S]) ipcgetPublic(c *Cred, req R, p ipcParams, flg uint32) (O,
 			return none, err
 		}
 	}
-	if err := o.IPCPerm().Check(c, flg); err != nil { // ipc_check_perms
+	if err := o.ipcPerm().Check(c, flg); err != nil { // ipc_check_perms
 		return none, err
 	}
 	return o, nil
@@ -158,7 +158,7 @@ func (t *ids[O, R, S]) Lookup(ref Ref) (O, error) {
 func (t *ids[O, R, S]) Access(c *Cred, o O, access uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := o.IPCPerm()
+	p := o.ipcPerm()
 	if p.Deleted {
 		return unix.EIDRM
 	}
@@ -170,7 +170,7 @@ func (t *ids[O, R, S]) Access(c *Cred, o O, access uint32) error {
 func (t *ids[O, R, S]) Remove(c *Cred, o O) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := o.IPCPerm().checkDown(c); err != nil {
+	if err := o.ipcPerm().checkDown(c); err != nil {
 		return err
 	}
 	t.ops.rmid(o)
@@ -183,7 +183,7 @@ func (t *ids[O, R, S]) Remove(c *Cred, o O) error {
 func (t *ids[O, R, S]) Set(c *Cred, o O, a SetAttr) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := o.IPCPerm().checkDown(c); err != nil {
+	if err := o.ipcPerm().checkDown(c); err != nil {
 		return err
 	}
 	return t.ops.update(c, o, a)
@@ -197,19 +197,43 @@ func (t *ids[O, R, S]) Stat(o O) S {
 	return t.ops.stat(o)
 }
 
-// List returns the objects that have a name in the table, in id order:
-// all but segments removed and waiting for their last detach (SHM_DEST,
-// a bit no other kind sets).
-func (t *ids[O, R, S]) List() []O {
+// List returns a snapshot of the header of every object that has a name
+// in the table, in id order: all but segments removed and waiting for
+// their last detach (SHM_DEST, a bit no other kind sets). It looks at
+// nothing but the headers, so it costs a listing no look at the pages.
+func (t *ids[O, R, S]) List() []ObjectStat {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []O
+	var out []ObjectStat
 	for _, o := range t.sorted() {
-		if o.IPCPerm().Mode&ShmDest == 0 {
-			out = append(out, o.(O))
+		if o.ipcPerm().Mode&ShmDest == 0 {
+			out = append(out, o.snapshot())
 		}
 	}
 	return out
+}
+
+// rmidAll is IPC_RMID, as c, of every object that has a name in the
+// table and that c may remove; it returns their names.
+func (t *ids[O, R, S]) rmidAll(c *Cred) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var names []string
+	for _, o := range t.sorted() {
+		p := o.ipcPerm()
+		if p.Mode&ShmDest != 0 || p.checkDown(c) != nil {
+			continue
+		}
+		names = append(names, EntryName(p))
+		t.ops.rmid(o.(O))
+	}
+	return names
+}
+
+// objects returns the live objects of the table, in id order, for this
+// package's walks over every object (Shutdown).
+func (t *ids[O, R, S]) objects() []O {
+	return collect(&t.Registry, func(o O) O { return o })
 }
 
 // Stats returns a snapshot of every object in the table, in id order,

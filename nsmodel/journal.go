@@ -259,7 +259,7 @@ func shmRec(t *ShmTable, s *Shm) enc {
 	e := enc{recShm}
 	e.str(t.ns.Name)
 	e.reg(&t.Registry)
-	e.perm(&s.Perm)
+	e.perm(&s.perm)
 	e.u(s.serial)
 	e.u(s.size)
 	e.u(s.cap)
@@ -303,7 +303,7 @@ func msgRec(t *MsgTable, q *Msg) enc {
 	e := enc{recMsg}
 	e.str(t.ns.Name)
 	e.reg(&t.Registry)
-	e.perm(&q.Perm)
+	e.perm(&q.perm)
 	e.u(q.serial)
 	e.u(q.qbytes)
 	q.times(&e)
@@ -328,7 +328,7 @@ func (q *Msg) logTimes() {
 	}
 	e := enc{recMsgTime}
 	e.str(q.table.ns.Name)
-	e.i(int64(q.ID))
+	e.i(int64(q.perm.ID))
 	q.times(&e)
 	m.append(e)
 }
@@ -345,7 +345,7 @@ func (q *Msg) logAdd(msg *message) {
 func msgAddRec(q *Msg, msg *message) enc {
 	e := enc{recMsgAdd}
 	e.str(q.table.ns.Name)
-	e.i(int64(q.ID))
+	e.i(int64(q.perm.ID))
 	q.times(&e)
 	e.bytes(msg.buf)
 	return e
@@ -360,7 +360,7 @@ func (q *Msg) logTake(i int) {
 	}
 	e := enc{recMsgTake}
 	e.str(q.table.ns.Name)
-	e.i(int64(q.ID))
+	e.i(int64(q.perm.ID))
 	q.times(&e)
 	e.u(uint64(i))
 	m.append(e)
@@ -384,7 +384,7 @@ func semRec(s *Sem, withReg bool) enc {
 	if withReg {
 		e.reg(&t.Registry)
 	}
-	e.perm(&s.Perm)
+	e.perm(&s.perm)
 	e.u(s.serial)
 	e.i(s.otime)
 	e.i(s.ctime)

@@ -12,10 +12,12 @@ import (
 // receive is protected by the queue's own mu, so that traffic on one
 // queue never takes a lock that another queue needs. Lock order:
 // table.mu, then Msg.mu.
+//
+// It is reached through its table's methods (which take the table's mu)
+// and through Serial, Send and Receive (which take its mu).
 type Msg struct {
-	Perm
-	serial uint64
-	table  *MsgTable
+	ipcObject
+	table *MsgTable
 
 	// mu protects the fields below.
 	mu sync.Mutex
@@ -41,15 +43,9 @@ type Msg struct {
 
 var _ Object = (*Msg)(nil)
 
-// IPCPerm implements Object.
-func (q *Msg) IPCPerm() *Perm { return &q.Perm }
-
-// Serial implements Object.
-func (q *Msg) Serial() uint64 { return q.serial }
-
 // MsgStat is a snapshot of a queue, as msgctl(IPC_STAT) gives it.
 type MsgStat struct {
-	Perm
+	ObjectStat
 	CBytes uint64
 	QNum   uint64
 	QBytes uint64
@@ -58,8 +54,6 @@ type MsgStat struct {
 	Stime  int64
 	Rtime  int64
 	Ctime  int64
-	Name   string
-	Serial uint64
 }
 
 // MsgTable is the message queue id table of a namespace: msg_ids with
@@ -95,11 +89,10 @@ func (req MsgGet) params() ipcParams {
 func (t *MsgTable) newQueue(c *Cred, req MsgGet) (*Msg, error) {
 	lim := t.ns.Limits()
 	q := &Msg{
-		Perm:   newPerm(req.Key, req.Mode, c),
-		serial: nextSerial(),
-		table:  t,
-		qbytes: uint64(lim.MsgMnb),
-		ctime:  t.ns.model.Now(),
+		ipcObject: newObject(req.Key, req.Mode, c),
+		table:     t,
+		qbytes:    uint64(lim.MsgMnb),
+		ctime:     t.ns.model.Now(),
 	}
 	if err := t.add(q, lim.MsgMni); err != nil {
 		return nil, err
@@ -112,7 +105,7 @@ func (t *MsgTable) newQueue(c *Cred, req MsgGet) (*Msg, error) {
 // and every queued message is dropped. t.mu is held.
 func (t *MsgTable) freeQue(q *Msg) {
 	t.remove(q)
-	t.ns.logGone(kindMsg, &t.Registry, q.ID)
+	t.ns.logGone(kindMsg, &t.Registry, q.perm.ID)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.removed = true
@@ -129,7 +122,7 @@ func (t *MsgTable) msgctlDown(c *Cred, q *Msg, a SetAttr) error {
 	if a.QBytes != nil && *a.QBytes > uint64(t.ns.Limits().MsgMnb) && !c.Capable(CapSysResource) {
 		return unix.EPERM
 	}
-	if err := q.apply(a); err != nil {
+	if err := q.perm.apply(a); err != nil {
 		return err
 	}
 	q.mu.Lock()
@@ -148,16 +141,14 @@ func (q *Msg) stat() MsgStat {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return MsgStat{
-		Perm:   q.Perm,
-		CBytes: q.cbytes,
-		QNum:   uint64(q.messages.len()),
-		QBytes: q.qbytes,
-		LSPID:  q.lspid,
-		LRPID:  q.lrpid,
-		Stime:  q.stime,
-		Rtime:  q.rtime,
-		Ctime:  q.ctime,
-		Name:   EntryName(&q.Perm),
-		Serial: q.serial,
+		ObjectStat: q.snapshot(),
+		CBytes:     q.cbytes,
+		QNum:       uint64(q.messages.len()),
+		QBytes:     q.qbytes,
+		LSPID:      q.lspid,
+		LRPID:      q.lrpid,
+		Stime:      q.stime,
+		Rtime:      q.rtime,
+		Ctime:      q.ctime,
 	}
 }

@@ -41,8 +41,12 @@ func (ns *Namespace) Limits() Limits {
 // SetLimit writes one limit, as a write to /proc/sys/kernel/<name>.
 // Those files are mode 0644 and owned by the namespace's root, and
 // proc_sys_permission consults no capability: euid 0 may write, anyone
-// else gets EACCES. Parse says what a write may hold.
+// else gets EACCES. Parse says what a write may hold; ControlNames are
+// written as setControl says.
 func (ns *Namespace) SetLimit(c *Cred, name, text string) error {
+	if isControl(name) {
+		return ns.setControl(c, name, text)
+	}
 	if !ns.MayWriteLimits(c) {
 		return unix.EACCES
 	}
@@ -88,6 +92,10 @@ type Model struct {
 	NewPages PageFactory
 	// Now is the clock for the *_time fields; tests may replace it.
 	Now func() int64
+	// Gone, when set, is told of each object that went without a
+	// request on its name: a segment that shm_rmid_forced destroyed.
+	// It is called with the table's lock held and must not block.
+	Gone func(table any, name string)
 
 	// mu protects namespaces, bound, quotas and every namespace's bind.
 	mu         sync.Mutex
@@ -111,6 +119,9 @@ type Model struct {
 	mapDevs  []uint64
 	oldBinds map[string]oldBind
 
+	// shared is set by SharePages.
+	shared atomic.Bool
+
 	// down is the error of Shutdown, nil until it is called.
 	down atomic.Pointer[error]
 }
@@ -127,6 +138,7 @@ func NewModel(pages PageFactory) *Model {
 		bound:      make(map[KernelNS]*Namespace),
 	}
 	m.namespaces[DefaultNamespace] = m.newNamespace(DefaultNamespace)
+	startExitWatch()
 	return m
 }
 

@@ -93,8 +93,8 @@ func TestCreateAndRemove(t *testing.T) {
 	if err != nil || b2 == b {
 		t.Fatalf("recreate: %v", err)
 	}
-	if s := create(t, b2.Shm, owner(), 3, 1, 0o600); s.ID != 0 {
-		t.Errorf("first id of a recreated namespace: %d", s.ID)
+	if s := create(t, b2.Shm, owner(), 3, 1, 0o600); nsmodel.IDOf(s) != 0 {
+		t.Errorf("first id of a recreated namespace: %d", nsmodel.IDOf(s))
 	}
 }
 

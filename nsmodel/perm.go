@@ -18,8 +18,10 @@ const (
 )
 
 // Perm is struct kern_ipc_perm: the identity and access rights every IPC
-// object carries. It is protected by the lock of the table that holds the
-// object.
+// object carries. A live object keeps its Perm unexported (ipcObject),
+// protected by the lock of the table that holds it; everyone else sees
+// copies, in the snapshots (ObjectStat) that the tables hand out, whose
+// methods (Check, CheckOwner, CheckTimes) answer for that moment.
 type Perm struct {
 	Key  int32
 	ID   int32

@@ -150,7 +150,7 @@ func setReg(reg *Registry, d *dec) {
 // slot returns the object in reg at the index of id, if it has that id.
 func slot(reg *Registry, id int32) Object {
 	i := int(id & idxMask)
-	if id < 0 || i >= len(reg.slots) || reg.slots[i] == nil || reg.slots[i].IPCPerm().ID != id {
+	if id < 0 || i >= len(reg.slots) || reg.slots[i] == nil || reg.slots[i].ipcPerm().ID != id {
 		return nil
 	}
 	return reg.slots[i]
@@ -158,7 +158,7 @@ func slot(reg *Registry, id int32) Object {
 
 // put places o at the index of its id.
 func put(reg *Registry, o Object) {
-	i := int(o.IPCPerm().ID & idxMask)
+	i := int(o.ipcPerm().ID & idxMask)
 	for i >= len(reg.slots) {
 		reg.slots = append(reg.slots, nil)
 	}
@@ -279,7 +279,7 @@ func (r *Restorer) shm(d *dec) {
 	var reg Registry
 	setReg(&reg, d)
 	p := d.perm()
-	s := &Shm{Perm: p, serial: d.u(), size: d.u(), cap: d.u(), sealed: d.flag()}
+	s := &Shm{ipcObject: ipcObject{perm: p, serial: d.u()}, size: d.u(), cap: d.u(), sealed: d.flag()}
 	s.cpid, s.lpid = int32(d.i()), int32(d.i())
 	s.atime, s.dtime, s.ctime = d.i(), d.i(), d.i()
 	s.hugetlb = d.flag()
@@ -312,10 +312,10 @@ func (r *Restorer) msg(d *dec) {
 	t.seq, t.lastIdx, t.nextIdx = reg.seq, reg.lastIdx, reg.nextIdx
 	q, _ := slot(&t.Registry, p.ID).(*Msg)
 	if q == nil {
-		q = &Msg{Perm: p, table: t}
+		q = &Msg{ipcObject: ipcObject{perm: p}, table: t}
 		put(&t.Registry, q)
 	}
-	q.Perm, q.serial, q.qbytes = p, r.serial(serial), qbytes
+	q.perm, q.serial, q.qbytes = p, r.serial(serial), qbytes
 	readTimes(q, d)
 }
 
@@ -367,7 +367,7 @@ func (r *Restorer) sem(d *dec) {
 		setReg(&reg, d)
 	}
 	p := d.perm()
-	s := &Sem{Perm: p, serial: d.u(), otime: d.i(), ctime: d.i(), fresh: d.flag()}
+	s := &Sem{ipcObject: ipcObject{perm: p, serial: d.u()}, otime: d.i(), ctime: d.i(), fresh: d.flag()}
 	n := d.u()
 	if n > 1<<20 {
 		d.fail()
@@ -423,7 +423,7 @@ func (r *Restorer) Finish(pages RestorePages) {
 					continue
 				}
 				reg.inUse++
-				if p := o.IPCPerm(); p.Key != IPCPrivate {
+				if p := o.ipcPerm(); p.Key != IPCPrivate {
 					reg.byKey[p.Key] = o
 				}
 			}
@@ -455,10 +455,10 @@ func (r *Restorer) Finish(pages RestorePages) {
 
 // pages gives a restored segment its page store.
 func (r *Restorer) pages(s *Shm, pages RestorePages) {
-	name := fmt.Sprintf("shmfs:%s:%08x", s.table.ns.Name, uint32(s.Key))
+	name := fmt.Sprintf("shmfs:%s:%08x", s.table.ns.Name, uint32(s.perm.Key))
 	p, err := pages(r.inos[s], s.hugetlb)
 	if err != nil {
-		r.problem("segment %d of %s: its pages are lost (%v); it is empty now", s.ID, s.table.ns.Name, err)
+		r.problem("segment %d of %s: its pages are lost (%v); it is empty now", s.perm.ID, s.table.ns.Name, err)
 		p, err = r.m.NewPages(name, s.hugetlb)
 		if err == nil && s.size > 0 {
 			if err = p.Truncate(int64(s.size)); err == nil {
@@ -467,7 +467,7 @@ func (r *Restorer) pages(s *Shm, pages RestorePages) {
 		}
 		s.cap, s.sealed = s.size, s.size > 0
 		if err != nil {
-			r.problem("segment %d of %s: no new pages either: %v", s.ID, s.table.ns.Name, err)
+			r.problem("segment %d of %s: no new pages either: %v", s.perm.ID, s.table.ns.Name, err)
 		}
 	}
 	s.pages = p
@@ -480,10 +480,10 @@ func (r *Restorer) pages(s *Shm, pages RestorePages) {
 		s.cap = max(s.size, uint64(u.Size))
 	}
 	s.cap = max(s.cap, s.size)
-	if s.Mode&ShmLocked != 0 {
+	if s.perm.Mode&ShmLocked != 0 {
 		if err := p.Lock(int64(s.size)); err != nil {
-			r.problem("segment %d of %s: cannot pin its pages again: %v", s.ID, s.table.ns.Name, err)
-			s.Mode &^= ShmLocked
+			r.problem("segment %d of %s: cannot pin its pages again: %v", s.perm.ID, s.table.ns.Name, err)
+			s.perm.Mode &^= ShmLocked
 		} else {
 			s.lockedPgs = pagesOf(s.size)
 			r.m.pin(s.lockUID, s.lockedPgs)
@@ -527,7 +527,7 @@ func (m *Model) ReapDestroyed() {
 		t := ns.Shm
 		t.mu.Lock()
 		for _, o := range t.sorted() {
-			if s := o.(*Shm); s.Mode&ShmDest != 0 && s.nattch == 0 {
+			if s := o.(*Shm); s.perm.Mode&ShmDest != 0 && s.nattch == 0 {
 				t.destroy(s)
 			}
 		}

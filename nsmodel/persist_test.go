@@ -126,11 +126,13 @@ func state(t *testing.T, m *nsmodel.Model) string {
 		b.WriteString(ns.Shm.SysvipcShm())
 		b.WriteString(ns.Msg.SysvipcMsg())
 		b.WriteString(ns.Sem.SysvipcSem())
-		for _, s := range ns.Sem.List() {
+		for _, st := range ns.Sem.List() {
+			s, _ := ns.Sem.Lookup(nsmodel.Ref{ByID: true, ID: st.ID})
 			vals, _ := s.GetAll(root())
-			fmt.Fprintln(&b, "sem", s.Stat().ID, vals)
+			fmt.Fprintln(&b, "sem", st.ID, vals)
 		}
-		for _, q := range ns.Msg.List() {
+		for _, st := range ns.Msg.List() {
+			q, _ := ns.Msg.Lookup(nsmodel.Ref{ByID: true, ID: st.ID})
 			for i := 0; ; i++ {
 				buf, err := q.Receive(context.Background(), 1, nsmodel.MsgRecv{Type: int64(i), Flags: nsmodel.MsgCopy | nsmodel.IPCNoWait, BufSize: 100})
 				if err != nil {
@@ -140,8 +142,9 @@ func state(t *testing.T, m *nsmodel.Model) string {
 			}
 		}
 		for _, s := range ns.Shm.Stats() {
-			for _, sh := range ns.Shm.List() {
-				if ns.Shm.Stat(sh).ID == s.ID {
+			for _, st := range ns.Shm.List() {
+				sh, _ := ns.Shm.Lookup(nsmodel.Ref{ByID: true, ID: st.ID})
+				if st.ID == s.ID {
 					buf := make([]byte, 13)
 					unix.Pread(sh.Fd(), buf, 100)
 					fmt.Fprintf(&b, "shm %d %q\n", s.ID, buf)
@@ -191,8 +194,10 @@ func restore(t *testing.T, old *nsmodel.Model, recs [][]byte) (*nsmodel.Model, *
 	}
 	t.Cleanup(func() {
 		for _, name := range m.Names() {
-			for _, s := range m.Get(name).Shm.List() {
-				m.Get(name).Shm.Remove(root(), s)
+			for _, st := range m.Get(name).Shm.Stats() {
+				if s, err := m.Get(name).Shm.Lookup(nsmodel.Ref{ByID: true, ID: st.ID}); err == nil {
+					m.Get(name).Shm.Remove(root(), s)
+				}
 			}
 		}
 	})
@@ -326,7 +331,10 @@ func TestJournalReplay(t *testing.T) {
 	m.Snapshot(func(b []byte) { half = append(half, append([]byte(nil), b...)) })
 	mark := len(rec.all())
 	def := m.Get("default")
-	q := def.Msg.List()[0]
+	q, err := def.Msg.Lookup(nsmodel.Ref{ByID: true, ID: def.Msg.List()[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
 	buf := make([]byte, nsmodel.MsgHdrSize+3)
 	nsmodel.PutMsgType(buf, 9)
 	copy(buf[8:], "new")

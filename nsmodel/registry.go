@@ -16,12 +16,53 @@ const (
 	ipcMinCycle = 64 // RADIX_TREE_MAP_SIZE: shortest cycle of index reuse
 )
 
-// Object is what every table entry is: something with an ipc_perm.
+// Object is what every table entry is: a Shm, a Msg or a Sem, each of
+// which starts with an ipcObject.
 type Object interface {
-	IPCPerm() *Perm
+	// ipcPerm is the object's live ipc_perm, for this package only:
+	// callers outside it get snapshots (ObjectStat).
+	ipcPerm() *Perm
+	// snapshot copies the object's header; its table's lock is held.
+	snapshot() ObjectStat
 	// Serial is unique across the whole model for the life of the
 	// process, so a file system can use it as an inode number.
 	Serial() uint64
+}
+
+// ipcObject is what every object starts with, as every kernel object
+// starts with its kern_ipc_perm. perm is protected by the lock of the
+// table that holds the object (and, for a Sem, written under the set's
+// mu too: see Sem); no accessor hands it out, only copies of it
+// (ObjectStat). serial never changes and needs no lock.
+type ipcObject struct {
+	perm   Perm
+	serial uint64
+}
+
+func (o *ipcObject) ipcPerm() *Perm { return &o.perm }
+
+// Serial implements Object. It never changes: no lock is needed.
+func (o *ipcObject) Serial() uint64 { return o.serial }
+
+// newObject starts an object of key, its permission bits mode, owned and
+// made by c.
+func newObject(key int32, mode uint32, c *Cred) ipcObject {
+	return ipcObject{perm: newPerm(key, mode, c), serial: nextSerial()}
+}
+
+// ObjectStat is what every snapshot (ShmStat, MsgStat, SemStat) starts
+// with: the object's ipc_perm as it was, its name in its table
+// (EntryName) and its serial.
+type ObjectStat struct {
+	Perm
+	Name   string
+	Serial uint64
+}
+
+// snapshot copies the object's header. The table's lock is held (or,
+// for a Sem, the set's mu).
+func (o *ipcObject) snapshot() ObjectStat {
+	return ObjectStat{Perm: o.perm, Name: EntryName(&o.perm), Serial: o.serial}
 }
 
 var serials atomic.Uint64
@@ -46,6 +87,9 @@ type Registry struct {
 	seq     int32
 	lastIdx int32
 	nextIdx int32 // idr_next: where the cyclic index search starts
+	// nextID is ids->next_id, the *_next_id sysctl: the id the next
+	// object gets, or -1 (next_id.go).
+	nextID int32
 	// dead is set when the namespace is removed; nothing is created in
 	// the table after that.
 	dead bool
@@ -54,6 +98,7 @@ type Registry struct {
 func (r *Registry) init() {
 	r.byKey = make(map[int32]Object)
 	r.lastIdx = -1
+	r.nextID = -1
 }
 
 // alive is ENOENT once the namespace is removed: its directory is gone,
@@ -81,6 +126,10 @@ func (r *Registry) add(o Object, limit int) error {
 	if inUse >= limit {
 		return unix.ENOSPC
 	}
+	if id := r.nextID; id >= 0 {
+		r.nextID = -1
+		return r.addAt(o, id)
+	}
 	maxIdx := max(inUse*3/2, ipcMinCycle)
 	maxIdx = min(maxIdx, IPCMNI)
 	idx, ok := r.allocCyclic(int32(maxIdx))
@@ -94,9 +143,15 @@ func (r *Registry) add(o Object, limit int) error {
 		}
 	}
 	r.lastIdx = idx
-	p := o.IPCPerm()
-	p.seq = r.seq
-	p.ID = r.seq<<seqShift + idx
+	r.place(o, idx, r.seq)
+	return nil
+}
+
+// place puts o at index idx with sequence seq. r.mu is held.
+func (r *Registry) place(o Object, idx, seq int32) {
+	p := o.ipcPerm()
+	p.seq = seq
+	p.ID = seq<<seqShift + idx
 	for int(idx) >= len(r.slots) {
 		r.slots = append(r.slots, nil)
 	}
@@ -105,7 +160,6 @@ func (r *Registry) add(o Object, limit int) error {
 	if p.Key != IPCPrivate {
 		r.byKey[p.Key] = o
 	}
-	return nil
 }
 
 // allocCyclic is idr_alloc_cyclic over [0, end).
@@ -128,7 +182,7 @@ func (r *Registry) allocCyclic(end int32) (int32, bool) {
 // forgetKey is ipc_set_key_private: the object stays in the table but can
 // no longer be found by key. r.mu is held.
 func (r *Registry) forgetKey(o Object) {
-	p := o.IPCPerm()
+	p := o.ipcPerm()
 	if p.Key != IPCPrivate && r.byKey[p.Key] == o {
 		delete(r.byKey, p.Key)
 	}
@@ -137,7 +191,7 @@ func (r *Registry) forgetKey(o Object) {
 
 // remove is ipc_rmid. r.mu is held.
 func (r *Registry) remove(o Object) {
-	p := o.IPCPerm()
+	p := o.ipcPerm()
 	r.forgetKey(o)
 	if i := int(p.ID & idxMask); i < len(r.slots) && r.slots[i] == o {
 		r.slots[i] = nil
@@ -159,7 +213,7 @@ func (r *Registry) findID(id int32) (Object, error) {
 		return nil, unix.EINVAL
 	}
 	i := int(id & idxMask)
-	if i >= len(r.slots) || r.slots[i] == nil || r.slots[i].IPCPerm().seq != id>>seqShift {
+	if i >= len(r.slots) || r.slots[i] == nil || r.slots[i].ipcPerm().seq != id>>seqShift {
 		return nil, unix.EINVAL
 	}
 	return r.slots[i], nil

@@ -26,10 +26,13 @@ type semaphore struct {
 // Its Perm is written with both table.mu and mu held, so that either lock
 // is enough to read it: table-wide operations hold table.mu, and the hot
 // path of semop holds only mu.
+//
+// It is reached through its table's methods (which take the table's mu,
+// then its mu) and through Serial, Op, Query, GetAll, SetVal and SetAll
+// (which take its mu).
 type Sem struct {
-	Perm
-	serial uint64
-	table  *SemTable
+	ipcObject
+	table *SemTable
 
 	// mu protects every field below, and the state of the waiters and
 	// SemUndo records linked to the set.
@@ -53,20 +56,12 @@ type Sem struct {
 
 var _ Object = (*Sem)(nil)
 
-// IPCPerm implements Object.
-func (s *Sem) IPCPerm() *Perm { return &s.Perm }
-
-// Serial implements Object.
-func (s *Sem) Serial() uint64 { return s.serial }
-
 // SemStat is a snapshot of a set, as semctl(IPC_STAT) gives it.
 type SemStat struct {
-	Perm
-	Serial uint64
-	Nsems  int
-	Otime  int64
-	Ctime  int64
-	Name   string
+	ObjectStat
+	Nsems int
+	Otime int64
+	Ctime int64
 }
 
 // SemTable is the semaphore set id table of a namespace: sem_ids with
@@ -80,7 +75,7 @@ type SemTable struct {
 func newSemTable(ns *Namespace) *SemTable {
 	t := &SemTable{}
 	t.setup(ns, ipcOps[*Sem, SemGet, SemStat]{args: t.semgetArgs, getnew: t.newAry,
-		moreChecks: semMoreChecks, rmid: t.freeAry, update: t.semctlDown, stat: (*Sem).Stat})
+		moreChecks: semMoreChecks, rmid: t.freeAry, update: t.semctlDown, stat: semStat})
 	return t
 }
 
@@ -133,12 +128,11 @@ func (t *SemTable) newAry(c *Cred, req SemGet) (*Sem, error) {
 		return nil, unix.ENOSPC
 	}
 	s := &Sem{
-		Perm:   newPerm(req.Key, req.Mode, c),
-		serial: nextSerial(),
-		table:  t,
-		sems:   make([]semaphore, req.Nsems),
-		ctime:  t.ns.model.Now(),
-		fresh:  req.Fresh,
+		ipcObject: newObject(req.Key, req.Mode, c),
+		table:     t,
+		sems:      make([]semaphore, req.Nsems),
+		ctime:     t.ns.model.Now(),
+		fresh:     req.Fresh,
 	}
 	if err := t.add(s, lim.SemMni); err != nil {
 		return nil, err
@@ -147,10 +141,6 @@ func (t *SemTable) newAry(c *Cred, req SemGet) (*Sem, error) {
 	s.logSem(true)
 	return s, nil
 }
-
-// Access is SemTable.Access, for the file system's callers that hold the
-// set only.
-func (s *Sem) Access(c *Cred, access uint32) error { return s.table.Access(c, s, access) }
 
 // freeAry is freeary: the set goes at once, every waiter fails with
 // EIDRM and the undo records are dropped. t.mu is held.
@@ -166,7 +156,7 @@ func (t *SemTable) freeAry(s *Sem) {
 	}
 	s.pollGone()
 	t.remove(s)
-	t.ns.logGone(kindSem, &t.Registry, s.ID)
+	t.ns.logGone(kindSem, &t.Registry, s.perm.ID)
 	t.used -= len(s.sems)
 }
 
@@ -179,7 +169,7 @@ func (t *SemTable) semctlDown(c *Cred, s *Sem, a SetAttr) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.apply(a); err != nil {
+	if err := s.perm.apply(a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
@@ -187,9 +177,9 @@ func (t *SemTable) semctlDown(c *Cred, s *Sem, a SetAttr) error {
 	return nil
 }
 
-// Stat is IPC_STAT, without the permission check: the file system shows
-// it to whoever may see the name.
-func (s *Sem) Stat() SemStat {
+// semStat snapshots the set for IPC_STAT (the ops' stat): t.mu is held,
+// and the set's mu is taken here.
+func semStat(s *Sem) SemStat {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stat()
@@ -197,7 +187,7 @@ func (s *Sem) Stat() SemStat {
 
 // stat reads the set. s.mu is held.
 func (s *Sem) stat() SemStat {
-	return SemStat{Perm: s.Perm, Serial: s.serial, Nsems: len(s.sems), Otime: s.otime, Ctime: s.ctime, Name: EntryName(&s.Perm)}
+	return SemStat{ObjectStat: s.snapshot(), Nsems: len(s.sems), Otime: s.otime, Ctime: s.ctime}
 }
 
 // Used is used_sems: the semaphores in all sets of the table.

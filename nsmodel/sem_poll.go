@@ -42,7 +42,7 @@ func (w *SemWatch) Unwatch() {
 func (s *Sem) Poll(ops []Sembuf, w *SemWatch) (ready, removed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return true, true
 	}
 	if w != nil {

@@ -64,7 +64,7 @@ func TestSemGet(t *testing.T) {
 	ns := semNS(t)
 	owner, stranger := semOwner(), semStranger()
 	s := newSet(t, ns, 0x1234, 3, 0o640)
-	st := s.Stat()
+	st := s.table.Stat(s)
 	if st.Nsems != 3 || st.Mode != 0o640 || st.UID != 1000 || st.CUID != 1000 || st.Otime != 0 || st.Ctime == 0 || st.Name != "0x00001234" {
 		t.Errorf("new set: %+v", st)
 	}
@@ -103,8 +103,8 @@ func TestSemGet(t *testing.T) {
 
 	p1 := newSet(t, ns, IPCPrivate, 1, 0o600)
 	p2 := newSet(t, ns, IPCPrivate, 1, 0o600)
-	if p1 == p2 || p1.Stat().Name != fmt.Sprintf("private.%d", p1.ID) {
-		t.Errorf("IPC_PRIVATE: %+v %+v", p1.Stat(), p2.Stat())
+	if p1 == p2 || p1.table.Stat(p1).Name != fmt.Sprintf("private.%d", p1.perm.ID) {
+		t.Errorf("IPC_PRIVATE: %+v %+v", p1.table.Stat(p1), p2.table.Stat(p2))
 	}
 }
 
@@ -148,13 +148,13 @@ func TestSemLimits(t *testing.T) {
 func TestSemSetAndRemove(t *testing.T) {
 	ns := semNS(t)
 	s := newSet(t, ns, 0x10, 2, 0o600)
-	ctime := s.Stat().Ctime
+	ctime := s.table.Stat(s).Ctime
 	mode := uint32(0o604)
 	semWant(t, "IPC_SET by stranger", ns.Sem.Set(semStranger(), s, SetAttr{Mode: &mode}), unix.EPERM)
 	semWant(t, "IPC_SET with qbytes", ns.Sem.Set(semOwner(), s, SetAttr{QBytes: new(uint64)}), unix.EINVAL)
 	uid := uint32(2000)
 	semWant(t, "IPC_SET by creator", ns.Sem.Set(semOwner(), s, SetAttr{Mode: &mode, UID: &uid}), nil)
-	st := s.Stat()
+	st := s.table.Stat(s)
 	if st.Mode != 0o604 || st.UID != 2000 || st.CUID != 1000 || st.Ctime <= ctime {
 		t.Errorf("after IPC_SET: %+v", st)
 	}
@@ -169,7 +169,7 @@ func TestSemSetAndRemove(t *testing.T) {
 	if _, err := ns.Sem.Lookup(Ref{Key: 0x10}); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("lookup of removed key: %v", err)
 	}
-	if _, err := ns.Sem.Lookup(Ref{ByID: true, ID: s.ID}); !errors.Is(err, unix.EINVAL) {
+	if _, err := ns.Sem.Lookup(Ref{ByID: true, ID: s.perm.ID}); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("lookup of removed id: %v", err)
 	}
 	if ns.Sem.InUse() != 0 || ns.Sem.Used() != 0 {
@@ -239,14 +239,14 @@ func TestSemFreshSize(t *testing.T) {
 		return s
 	}
 	a := get(1)
-	if a.Stat().Nsems != 1 {
-		t.Fatalf("fresh set: %d sems", a.Stat().Nsems)
+	if a.table.Stat(a).Nsems != 1 {
+		t.Fatalf("fresh set: %d sems", a.table.Stat(a).Nsems)
 	}
 	semWant(t, "SETALL by stranger", a.SetAll(semStranger(), 1, []int{1, 1}), unix.EACCES)
 	semWant(t, "SETALL past semmsl", a.SetAll(owner, 1, []int{1, 1, 1, 1, 1, 1}), unix.EINVAL)
 	semWant(t, "SETALL of nothing", a.SetAll(owner, 1, nil), unix.EINVAL)
 	semWant(t, "SETALL past SEMVMX", a.SetAll(owner, 1, []int{1, SemVMX + 1}), unix.ERANGE)
-	if a.Stat().Nsems != 1 || ns.Sem.Used() != 1 {
+	if a.table.Stat(a).Nsems != 1 || ns.Sem.Used() != 1 {
 		t.Errorf("refused SETALLs resized the set")
 	}
 	semWant(t, "sizing SETALL", a.SetAll(owner, 1, []int{1, 0, 2, 0}), nil)
@@ -278,7 +278,7 @@ func TestSemSysvipc(t *testing.T) {
 	if err := p.Op(t.Context(), semOwner(), 1, nil, SemOp{Ops: []Sembuf{{0, 1, 0}}}); err != nil {
 		t.Fatal(err)
 	}
-	st := p.Stat()
+	st := p.table.Stat(p)
 	want := semHeader +
 		"      5678          0   640          2  1000  1000  1000  1000          0       5001\n" +
 		fmt.Sprintf("         0          1   600          1  1000  1000  1000  1000 %10d %10d\n", st.Otime, st.Ctime)

@@ -22,13 +22,13 @@ const (
 func (s *Sem) Query(c *Cred, q SemQuery, num int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.Check(c, AccessRead); err != nil {
+	if err := s.perm.Check(c, AccessRead); err != nil {
 		return 0, err
 	}
 	if num < 0 || num >= len(s.sems) {
 		return 0, unix.EINVAL
 	}
-	if s.Deleted {
+	if s.perm.Deleted {
 		return 0, unix.EIDRM
 	}
 	switch q {
@@ -77,10 +77,10 @@ func (s *Sem) AppendValues(dst []byte, c *Cred) ([]byte, error) {
 
 // readable is the check of GETALL. s.mu is held.
 func (s *Sem) readable(c *Cred) error {
-	if err := s.Check(c, AccessRead); err != nil {
+	if err := s.perm.Check(c, AccessRead); err != nil {
 		return err
 	}
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	return nil
@@ -97,10 +97,10 @@ func (s *Sem) SetVal(c *Cred, pid int32, num, val int) error {
 	if num < 0 || num >= len(s.sems) {
 		return unix.EINVAL
 	}
-	if err := s.Check(c, AccessWrite); err != nil {
+	if err := s.perm.Check(c, AccessWrite); err != nil {
 		return err
 	}
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	s.fresh = false
@@ -123,7 +123,7 @@ func (s *Sem) SetAll(c *Cred, pid int32, vals []int) error {
 	defer t.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.Check(c, AccessWrite); err != nil {
+	if err := s.perm.Check(c, AccessWrite); err != nil {
 		return err
 	}
 	n := len(vals)
@@ -135,7 +135,7 @@ func (s *Sem) SetAll(c *Cred, pid int32, vals []int) error {
 		if n > lim.SemMsl {
 			return unix.EINVAL
 		}
-		if !s.Deleted && t.used-len(s.sems)+n > lim.SemMns {
+		if !s.perm.Deleted && t.used-len(s.sems)+n > lim.SemMns {
 			return unix.ENOSPC
 		}
 	}
@@ -144,7 +144,7 @@ func (s *Sem) SetAll(c *Cred, pid int32, vals []int) error {
 			return unix.ERANGE
 		}
 	}
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	if n != len(s.sems) {

@@ -103,11 +103,11 @@ func (s *Sem) Op(ctx context.Context, c *Cred, pid int32, u *SemUndo, op SemOp) 
 		s.mu.Unlock()
 		return unix.EFBIG
 	}
-	if err := s.Check(c, access); err != nil {
+	if err := s.perm.Check(c, access); err != nil {
 		s.mu.Unlock()
 		return err
 	}
-	if s.Deleted {
+	if s.perm.Deleted {
 		s.mu.Unlock()
 		return unix.EIDRM
 	}

@@ -144,7 +144,7 @@ func TestSemopTimes(t *testing.T) {
 	if err := op(t, s, nil, Sembuf{0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
-	st := s.Stat()
+	st := s.table.Stat(s)
 	if st.Otime <= st.Ctime {
 		t.Errorf("otime %d not set past ctime %d", st.Otime, st.Ctime)
 	}
@@ -152,7 +152,7 @@ func TestSemopTimes(t *testing.T) {
 		t.Errorf("sempid %d, want 1100", pid)
 	}
 	op(t, s, nil, Sembuf{0, 1, nowait}, Sembuf{0, -5, nowait})
-	if s.Stat().Otime != st.Otime {
+	if s.table.Stat(s).Otime != st.Otime {
 		t.Errorf("a refused semop moved otime")
 	}
 }

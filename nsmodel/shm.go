@@ -16,10 +16,13 @@ var PageSize = uint64(os.Getpagesize())
 func pagesOf(size uint64) uint64 { return (size + PageSize - 1) / PageSize }
 
 // Shm is struct shmid_kernel: one shared memory segment.
+//
+// It is reached through its table's methods, which take the table's mu,
+// and through Serial and Fd below; the fields are protected by the
+// table's mu.
 type Shm struct {
-	Perm
-	serial uint64
-	table  *ShmTable
+	ipcObject
+	table *ShmTable
 
 	// The fields below are protected by table.mu.
 	size uint64
@@ -42,22 +45,21 @@ type Shm struct {
 	lockUID   uint32
 	lockedPgs uint64
 	pages     Pages
+	// creator is the task that made the segment while it lives, nil
+	// once it has exited (rmid_forced.go).
+	creator *creatorTask
 }
 
 var _ Object = (*Shm)(nil)
 
-// IPCPerm implements Object.
-func (s *Shm) IPCPerm() *Perm { return &s.Perm }
-
-// Serial implements Object.
-func (s *Shm) Serial() uint64 { return s.serial }
-
-// Fd is the segment's page store, valid while the caller holds an attach.
+// Fd is the segment's page store, valid while the caller holds an
+// attach (no lock: the descriptor number of the pages never changes
+// while the segment lives, even when Regrow replaces them).
 func (s *Shm) Fd() int { return s.pages.Fd() }
 
 // ShmStat is a snapshot of a segment, as shmctl(IPC_STAT) gives it.
 type ShmStat struct {
-	Perm
+	ObjectStat
 	Size     uint64
 	CPID     int32
 	LPID     int32
@@ -66,7 +68,6 @@ type ShmStat struct {
 	Dtime    int64
 	Ctime    int64
 	Resident int64
-	Name     string
 }
 
 // ShmTable is the shm id table of a namespace: shm_ids with shm_ops.
@@ -75,6 +76,8 @@ type ShmTable struct {
 	// tot is shm_tot, the pages of all segments (sizes rounded up to
 	// pages); protected by mu.
 	tot uint64
+	// forced is shm_rmid_forced (rmid_forced.go); protected by mu.
+	forced bool
 }
 
 func newShmTable(ns *Namespace) *ShmTable {
@@ -111,6 +114,7 @@ func (req ShmGet) params() ipcParams {
 // attached without an access check. Both happen under one lock, so no
 // IPC_RMID slips between them.
 func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
+	t.reapExits()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, err := t.ipcget(c, req, req.Access)
@@ -175,22 +179,22 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		}
 	}
 	s := &Shm{
-		Perm:    newPerm(req.Key, req.Mode, c),
-		serial:  nextSerial(),
-		table:   t,
-		size:    req.Size,
-		cap:     req.Size,
-		sealed:  req.Size > 0,
-		cpid:    c.PID,
-		ctime:   t.ns.model.Now(),
-		hugetlb: req.HugeTLB,
-		pages:   pages,
+		ipcObject: newObject(req.Key, req.Mode, c),
+		table:     t,
+		size:      req.Size,
+		cap:       req.Size,
+		sealed:    req.Size > 0,
+		cpid:      c.PID,
+		ctime:     t.ns.model.Now(),
+		hugetlb:   req.HugeTLB,
+		pages:     pages,
 	}
 	if err := t.add(s, lim.ShmMni); err != nil {
 		pages.Close()
 		return nil, err
 	}
 	t.tot += n
+	exits.watch(s, c.PID)
 	t.logShm(s)
 	return s, nil
 }
@@ -201,10 +205,10 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
-	if err := s.Check(c, access); err != nil {
+	if err := s.perm.Check(c, access); err != nil {
 		return err
 	}
 	t.attach(c, s)
@@ -215,7 +219,7 @@ func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 // passthrough write (follow): the attach takes that in first, so the new
 // handle finds the segment sized and sealed. t.mu is held.
 func (t *ShmTable) attach(c *Cred, s *Shm) {
-	if !s.sealed && !s.Deleted {
+	if !s.sealed && !s.perm.Deleted {
 		t.follow(s)
 	}
 	s.nattch++
@@ -224,8 +228,8 @@ func (t *ShmTable) attach(c *Cred, s *Shm) {
 	t.logShm(s)
 }
 
-// Detach is shmdt: the last detach of a segment marked SHM_DEST destroys
-// it.
+// Detach is shmdt: the last detach of a segment marked SHM_DEST, or of
+// any segment while shm_rmid_forced is set, destroys it.
 func (t *ShmTable) Detach(s *Shm, pid int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -237,8 +241,8 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 	if pid > 0 {
 		s.lpid = pid
 	}
-	if s.nattch == 0 && s.Mode&ShmDest != 0 {
-		t.destroy(s)
+	if t.mayDestroy(s) {
+		t.destroyUnnamed(s)
 		return
 	}
 	if s.nattch == 0 && s.cap > s.size && s.pages.Truncate(int64(s.size)) == nil {
@@ -253,8 +257,9 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 // destroy is shm_destroy: the id goes, shm_tot gives the pages back, the
 // pin and its charge go, and the memfd is closed. t.mu is held.
 func (t *ShmTable) destroy(s *Shm) {
+	exits.forget(s)
 	t.remove(s)
-	t.ns.logGone(kindShm, &t.Registry, s.ID)
+	t.ns.logGone(kindShm, &t.Registry, s.perm.ID)
 	t.tot -= pagesOf(s.cap)
 	if s.lockedPgs > 0 {
 		t.ns.model.unpin(s.lockUID, s.lockedPgs)
@@ -271,7 +276,7 @@ func (t *ShmTable) doShmRmid(s *Shm) {
 		t.destroy(s)
 		return
 	}
-	s.Mode |= ShmDest
+	s.perm.Mode |= ShmDest
 	t.forgetKey(s)
 	t.logShm(s)
 }
@@ -282,7 +287,7 @@ func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 	if a.QBytes != nil {
 		return unix.EINVAL
 	}
-	if err := s.apply(a); err != nil {
+	if err := s.perm.apply(a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
@@ -299,11 +304,11 @@ func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	if checkAccess {
-		if err := s.Check(c, AccessWrite); err != nil {
+		if err := s.perm.Check(c, AccessWrite); err != nil {
 			return err
 		}
 	}
@@ -327,12 +332,12 @@ func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) erro
 //     sized and sealed: the first size a segment gets;
 //   - sealed pages that no process holds are cut, or replaced by larger
 //     ones holding the same bytes (Pages.Regrow);
-//   - sealed pages that an attach holds (an open file, a mapping, a
-//     passthrough file, all of which see the pages themselves) keep
-//     their size: a shrink zeroes and frees the tail, a growth within it
-//     zeroes what it brings back, a growth past it is EPERM, as the
-//     kernel's own write past the end of those pages is. shmall counts
-//     the pages' size until the last detach cuts them.
+//   - sealed pages that an attach holds, where attaches reach the pages
+//     themselves (Model.SharePages: an open file or a mapping under
+//     passthrough), keep their size: a shrink zeroes and frees the tail,
+//     a growth within it zeroes what it brings back, a growth past it is
+//     EPERM, as the kernel's own write past the end of those pages is.
+//     shmall counts the pages' size until the last detach cuts them.
 //
 // t.mu is held.
 func (t *ShmTable) resize(s *Shm, size uint64) error {
@@ -340,7 +345,7 @@ func (t *ShmTable) resize(s *Shm, size uint64) error {
 	if size > lim.ShmMax || size > math.MaxInt64 {
 		return unix.EINVAL
 	}
-	held := s.sealed && s.nattch > 0
+	held := s.sealed && s.nattch > 0 && t.ns.model.shared.Load()
 	newCap := size
 	if held {
 		newCap = max(s.cap, size)
@@ -385,7 +390,7 @@ func (t *ShmTable) resize(s *Shm, size uint64) error {
 // locked it. If the pin cannot follow, nothing changes and the error is
 // returned. t.mu is held.
 func (t *ShmTable) resized(s *Shm, size, cap uint64) error {
-	if s.Mode&ShmLocked != 0 {
+	if s.perm.Mode&ShmLocked != 0 {
 		if err := s.pages.Lock(int64(size)); err != nil {
 			return err
 		}
@@ -409,13 +414,13 @@ func (t *ShmTable) resized(s *Shm, size, cap uint64) error {
 func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	privileged := c.Capable(CapIPCLock)
 	var limit uint64
 	if !privileged {
-		if c.UID != s.UID && c.UID != s.CUID {
+		if c.UID != s.perm.UID && c.UID != s.perm.CUID {
 			return unix.EPERM
 		}
 		if lock {
@@ -430,7 +435,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	}
 	m := t.ns.model
 	if !lock {
-		if s.Mode&ShmLocked == 0 {
+		if s.perm.Mode&ShmLocked == 0 {
 			return nil
 		}
 		if err := s.pages.Unlock(); err != nil {
@@ -438,11 +443,11 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 		}
 		m.unpin(s.lockUID, s.lockedPgs)
 		s.lockedPgs = 0
-		s.Mode &^= ShmLocked
+		s.perm.Mode &^= ShmLocked
 		t.logShm(s)
 		return nil
 	}
-	if s.Mode&ShmLocked != 0 {
+	if s.perm.Mode&ShmLocked != 0 {
 		return nil
 	}
 	t.follow(s)
@@ -455,7 +460,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	}
 	m.pin(c.UID, n)
 	s.lockUID, s.lockedPgs = c.UID, n
-	s.Mode |= ShmLocked
+	s.perm.Mode |= ShmLocked
 	t.logShm(s)
 	return nil
 }
@@ -497,12 +502,12 @@ func (t *ShmTable) follow(s *Shm) PageUsage {
 // is held.
 func (t *ShmTable) stat(s *Shm) ShmStat {
 	var resident int64
-	if !s.Deleted {
+	if !s.perm.Deleted {
 		resident = t.follow(s).Resident
 	}
 	return ShmStat{
-		Perm: s.Perm, Size: s.size, CPID: s.cpid, LPID: s.lpid,
+		ObjectStat: s.snapshot(), Size: s.size, CPID: s.cpid, LPID: s.lpid,
 		Nattch: s.nattch, Atime: s.atime, Dtime: s.dtime, Ctime: s.ctime,
-		Resident: resident, Name: EntryName(&s.Perm),
+		Resident: resident,
 	}
 }

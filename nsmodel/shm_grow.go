@@ -6,6 +6,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// SharePages tells the model that whoever attaches a segment reaches its
+// pages directly, not through the server (FUSE passthrough hands the
+// kernel the memfd, which every open file and mapping then refers to):
+// an attached segment's pages may then not be replaced, so they keep
+// their size while attached (resize). Without it the server alone
+// touches the pages and any resize within the limits is real. Call it
+// before the first segment is opened.
+func (m *Model) SharePages() { m.shared.Store(true) }
+
+// Shrunk reports whether s keeps pages past its size: it was shrunk
+// while attached, and its last detach cuts them (resize). Until then a
+// read through a passthrough file finds zeros past the end, so an open
+// had better settle the attaches that may have ended first.
+func (t *ShmTable) Shrunk(s *Shm) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return s.cap > s.size
+}
+
 // Modes of fallocate(2) (linux/falloc.h) that a segment takes: those of
 // shmem_fallocate.
 const (
@@ -26,7 +45,7 @@ func (t *ShmTable) Extend(s *Shm, end uint64) error {
 
 // extend is Extend. t.mu is held.
 func (t *ShmTable) extend(s *Shm, end uint64) error {
-	if s.Deleted {
+	if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	t.follow(s)
@@ -71,7 +90,7 @@ func (t *ShmTable) Allocate(s *Shm, mode uint32, off, n uint64) error {
 		if err := t.extend(s, end); err != nil {
 			return err
 		}
-	} else if s.Deleted {
+	} else if s.perm.Deleted {
 		return unix.EIDRM
 	}
 	end = min(end, s.size)

@@ -89,13 +89,40 @@ func TestFirstSizeSeals(t *testing.T) {
 	}
 }
 
+// TestResizeAttachedServerOnly: where only the server touches the pages
+// (no SharePages: no passthrough), an attached segment is resized for
+// real, growth included, its bytes kept and its pages sealed.
+func TestResizeAttachedServerOnly(t *testing.T) {
+	tab, _, _ := shmTable(t)
+	s := create(t, tab, owner(), 0x42, 2*page, 0o600)
+	unix.Pwrite(s.Fd(), []byte("keep"), 0)
+	wantErr(t, "attach", tab.Attach(owner(), s, nsmodel.AccessWrite), nil)
+	wantErr(t, "shrink", tab.Truncate(owner(), s, 4, false), nil)
+	if memfdSize(t, s) != 4 {
+		t.Errorf("shrunk pages: %d bytes", memfdSize(t, s))
+	}
+	wantErr(t, "grow", tab.Truncate(owner(), s, 3*page, false), nil)
+	wantErr(t, "grow by a write", tab.Extend(s, 3*page+10), nil)
+	buf := make([]byte, 4)
+	unix.Pread(s.Fd(), buf, 0)
+	if string(buf) != "keep" || memfdSize(t, s) != int64(3*page+10) {
+		t.Errorf("regrown while attached: %q, %d bytes", buf, memfdSize(t, s))
+	}
+	if _, err := unix.Pwrite(s.Fd(), []byte{1}, int64(4*page)); err != unix.EPERM {
+		t.Errorf("pages not sealed after a regrow: %v", err)
+	}
+}
+
 // TestResizeHeld: a segment that an attach holds keeps its pages' size
 // (processes map and write them directly): shrinking zeroes and frees
 // the tail, growing back within it shows zeros, growing past it is
 // EPERM; shmall counts the pages until the last detach cuts them. A
 // segment no one holds is resized for real, its bytes kept.
 func TestResizeHeld(t *testing.T) {
-	tab, ns, _ := shmTable(t)
+	m, _ := newModel(t)
+	m.SharePages()
+	ns := m.Get(nsmodel.DefaultNamespace)
+	tab := ns.Shm
 	setLimit(t, ns, "shmall", "4")
 	s := create(t, tab, owner(), 0x42, 3*page, 0o600)
 	unix.Pwrite(s.Fd(), []byte("keep"), 0)

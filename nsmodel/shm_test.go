@@ -45,7 +45,7 @@ func TestDeferredDestruction(t *testing.T) {
 	if _, err := unix.Pwrite(s.Fd(), data, int64(page)); err != nil {
 		t.Fatal(err)
 	}
-	id := s.ID
+	id := nsmodel.IDOf(s)
 
 	wantErr(t, "IPC_RMID by a stranger", tab.Remove(stranger(), s), unix.EPERM)
 	if err := tab.Remove(owner(), s); err != nil {
@@ -83,7 +83,7 @@ func TestDeferredDestruction(t *testing.T) {
 
 	// The key is free for a new segment, which gets a new id.
 	again := create(t, tab, owner(), 0x42, page, 0o600)
-	if again.ID == id {
+	if nsmodel.IDOf(again) == id {
 		t.Errorf("recreated key got the id of the removed segment")
 	}
 
@@ -275,7 +275,7 @@ func TestLockAccounting(t *testing.T) {
 	if st.Mode != nsmodel.ShmLocked|0o600 || st.Resident != int64(3*page) {
 		t.Errorf("locked: mode %o, %d resident bytes", st.Mode, st.Resident)
 	}
-	if row := sysvipcRow(tab, a.ID); row == nil || row[2] != "2600" {
+	if row := sysvipcRow(tab, nsmodel.IDOf(a)); row == nil || row[2] != "2600" {
 		t.Errorf("sysvipc row of a locked segment: %q", row)
 	}
 	wantErr(t, "3 + 2 pages over 4", tab.Lock(me(), b, true), unix.ENOMEM)

@@ -68,7 +68,7 @@ func TestShmgetErrnos(t *testing.T) {
 		if err != nil {
 			return errnoOf(err), -1
 		}
-		return 0, s.ID
+		return 0, nsmodel.IDOf(s)
 	}
 	for _, c := range shmgetScript {
 		if got, _ := run(c); got != c.want {

@@ -30,12 +30,12 @@ func (m *Model) Shutdown(err error) {
 		if ns == nil {
 			continue // removed meanwhile: it held no object
 		}
-		for _, q := range ns.Msg.List() {
+		for _, q := range ns.Msg.objects() {
 			q.mu.Lock()
 			q.expunge(err)
 			q.mu.Unlock()
 		}
-		for _, s := range ns.Sem.List() {
+		for _, s := range ns.Sem.objects() {
 			s.mu.Lock()
 			s.expungeWaiters(err)
 			s.mu.Unlock()

@@ -44,8 +44,8 @@ func statOfRow(t *testing.T, row string) nsmodel.ShmStat {
 	key, _ := strconv.ParseInt(f[0], 10, 32)
 	mode, _ := strconv.ParseUint(f[2], 8, 32)
 	return nsmodel.ShmStat{
-		Perm: nsmodel.Perm{Key: int32(key), ID: int32(n(1)), Mode: uint32(mode),
-			UID: uint32(n(7)), GID: uint32(n(8)), CUID: uint32(n(9)), CGID: uint32(n(10))},
+		ObjectStat: nsmodel.ObjectStat{Perm: nsmodel.Perm{Key: int32(key), ID: int32(n(1)), Mode: uint32(mode),
+			UID: uint32(n(7)), GID: uint32(n(8)), CUID: uint32(n(9)), CGID: uint32(n(10))}},
 		Size: n(3), CPID: int32(n(4)), LPID: int32(n(5)), Nattch: n(6),
 		Atime: int64(n(11)), Dtime: int64(n(12)), Ctime: int64(n(13)), Resident: int64(n(14)),
 	}

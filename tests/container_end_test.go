@@ -92,7 +92,7 @@ echo hi > msg/0x00000004,mtext`, mnt, k.name()))
 		t.Errorf("named/ctl after the end: %q, %v", got, err)
 	}
 	for _, table := range []string{"shm", "msg", "sem"} {
-		if ents, err := os.ReadDir(mnt + "/named/" + table); err != nil || len(ents) != 1 || ents[0].Name() != "ctl" {
+		if ents, err := os.ReadDir(mnt + "/named/" + table); err != nil || len(ents) != 2 || ents[0].Name() != "ctl" || ents[1].Name() != "info" {
 			t.Errorf("named/%s after the end: %v, %v", table, ents, err)
 		}
 		if rows := strings.Count(shOK(t, "cat "+mnt+"/named/sysvipc/"+table), "\n"); rows != 1 {

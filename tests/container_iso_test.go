@@ -70,11 +70,11 @@ func TestContainerIsolation(t *testing.T) {
 			"write:" + mnt + "/self/ctl:unbind",
 		}
 		k.check(who, uid, uid, ops,
-			"ok "+strings.Join(sortedNames(k.name(), "self"), " "),
+			"ok "+strings.Join(sortedNames(k.name(), kernelName, "self"), " "),
 			"ok "+k.name(),
 			"ok mine",
 			"ENOENT", "ENOENT", "ENOENT", "ENOENT", "ENOENT", "ENOENT",
-			"ok "+strings.Join(sortedNames(k.name(), "self"), " "),
+			"ok "+strings.Join(sortedNames(k.name(), kernelName, "self"), " "),
 			"ENOENT", "ENOENT", "ENOENT", "ENOENT", "ENOENT", "ENOENT", "ENOENT", "ENOENT",
 			"EPERM", "ENOENT", "ENOENT", "EPERM", "EPERM")
 	}
@@ -88,16 +88,16 @@ func TestContainerIsolation(t *testing.T) {
 		fmt.Sprintf("read:/proc/%d/fd/3", a.pid),
 		"list:" + mnt,
 	}, "ok secret of A", "ok secret of A", "ok secret of A", "ok secret of A",
-		"ok "+strings.Join(sortedNames(a.name(), "self"), " "))
+		"ok "+strings.Join(sortedNames(a.name(), kernelName, "self"), " "))
 
 	// The host's root sees every namespace; an unprivileged host user is
 	// a tenant of default.
 	expect(t, "root on the host", []string{"list", "read B's"},
 		hostProbe(t, -1, -1, "list:"+mnt, "read:"+mnt+"/"+b.name()+"/shm/0x00000002"),
-		"ok "+strings.Join(sortedNames("default", "self", a.name(), b.name(), r.name()), " "), "ok mine")
+		"ok "+strings.Join(sortedNames("default", kernelName, "self", a.name(), b.name(), r.name()), " "), "ok mine")
 	expect(t, "nobody on the host", []string{"list", "readlink self", "read A's", "stat default"},
 		hostProbe(t, nobody, nobody, "list:"+mnt, "readlink:"+mnt+"/self", "read:"+aSeg, "stat:"+mnt+"/default"),
-		"ok default self", "ok default", "ENOENT", "ok")
+		"ok default kernel self", "ok default", "ENOENT", "ok")
 
 	// Permissions inside a namespace stay the kernel's ipcperms: R's
 	// segment is 0644 root, which B cannot see at all, and which a

@@ -256,7 +256,7 @@ func TestContainerSelf(t *testing.T) {
 		"read:"+mnt+"/"+a.name()+"/shm/0x00001234", "read:"+mnt+"/"+b.name()+"/shm/0x00001234",
 		"read:"+mnt+"/"+a.name()+"/ctl", "read:"+mnt+"/default/ctl", "read:"+mnt+"/"+a.name()+"/limits/shmmni")
 	want := []string{
-		"ok " + strings.Join(sortedNames("default", "self", a.name(), b.name()), " "),
+		"ok " + strings.Join(sortedNames("default", kernelName, "self", a.name(), b.name()), " "),
 		"ok data of " + a.name(), "ok data of " + b.name(),
 		fmt.Sprintf("ok bound ipc:[%d] auto", a.ns), fmt.Sprintf("ok bound ipc:[%d]", nsInode(t, os.Getpid())),
 		"ok 4096",
@@ -323,7 +323,7 @@ func TestContainerSelfOutsidePidNS(t *testing.T) {
 		t.Fatalf("server: %q %s", line, errb.String())
 	}
 	got := hostProbe(t, -1, -1, "readlink:"+dir+"/self", "list:"+dir)
-	expect(t, "outside the pid namespace", []string{"readlink self", "list"}, got, "ENOENT", "ok default self")
+	expect(t, "outside the pid namespace", []string{"readlink self", "list"}, got, "ENOENT", "ok default kernel self")
 }
 
 // sortedNames sorts names as os.listdir and ls do for these names.
@@ -353,5 +353,5 @@ func TestContainerFixedEntries(t *testing.T) {
 	expect(t, "root", ops, hostProbe(t, -1, -1, ops...),
 		"EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM",
 		"ok default", "ok ctl limits msg sem shm sysvipc", fmt.Sprintf("ok bound ipc:[%d]", nsInode(t, os.Getpid())),
-		"ok 4096", "ok msg sem shm", "ok default self")
+		"ok 4096", "ok msg sem shm", "ok default kernel self")
 }

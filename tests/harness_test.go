@@ -88,6 +88,10 @@ func mountShmfs(t testing.TB, extraArgs ...string) string {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o755)
+	if v := os.Getenv("SHMFS_TEST_IO_URING"); v != "" {
+		// The whole suite on rings: SHMFS_TEST_IO_URING=on.
+		extraArgs = append([]string{"--io-uring=" + v}, extraArgs...)
+	}
 	cmd := exec.Command(shmfsBin, append(append([]string{"mount"}, extraArgs...), dir)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

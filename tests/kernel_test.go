@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The kernel mirror (MOUNT/kernel/, docs/kernel.md) through a real mount:
@@ -292,6 +294,19 @@ func TestKernelPermissions(t *testing.T) {
 	if _, err := shAs(t, 65534, 65534, "chmod 666 "+seg); err == nil {
 		t.Error("uid 65534 changed root's segment's mode")
 	}
+	// Attribute changes are refused as on any file, and as /proc
+	// refuses them.
+	dir := kernelNSDir(mnt, k)
+	for _, c := range []string{"touch " + seg, "touch -d 2020-01-01 " + seg, "touch " + dir + "/limits/msgmni",
+		"chmod 777 " + dir + "/shm", "touch -d 2020-01-01 " + mnt + "/kernel"} {
+		if _, err := shAs(t, 65534, 65534, c); err == nil {
+			t.Errorf("uid 65534: %s succeeded", c)
+		}
+	}
+	if _, err := sh(t, "chmod 777 "+dir+"/shm"); err == nil {
+		t.Error("root changed the mode of a table directory")
+	}
+	shOK(t, "touch "+seg)
 	if got := shOK(t, "head -c 6 "+seg); got != "secret" {
 		t.Errorf("root reads %q", got)
 	}
@@ -353,4 +368,95 @@ func TestKernelNamespaceComesAndGoes(t *testing.T) {
 		}
 	}
 	_ = strconv.Itoa
+}
+
+// A receive blocked in the kernel is interrupted by the reader's signal
+// (FUSE INTERRUPT): the reader ends, and the msgrcv it was in is gone
+// from the kernel, for a message sent afterwards is there for the next
+// receiver.
+func TestKernelQueueInterrupt(t *testing.T) {
+	mnt := mountShmfs(t)
+	k := newTenant(t, -1, -1, "")
+	kipc(t, k, "msgsnd", "0x4b1d0020", "1", "first")
+	kipc(t, k, "msgrcv", "0x4b1d0020")
+	q := filepath.Join(kernelNSDir(mnt, k), "msg", "0x4b1d0020")
+	for i := 0; i < 3; i++ {
+		r := startBlocked(t, "", "cat", q)
+		r.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case err := <-r.done:
+			r.done <- err
+		case <-time.After(10 * time.Second):
+			t.Fatal("a reader blocked in msgrcv did not end at SIGINT")
+		}
+	}
+	kipc(t, k, "msgsnd", "0x4b1d0020", "4", "after")
+	if got := kipc(t, k, "msgrcv", "0x4b1d0020"); got != "4 after" {
+		t.Errorf("the message sent after the interrupts: %q", got)
+	}
+}
+
+// The server lets go of a namespace whose last process ended, with
+// nobody looking at kernel/ again: no descriptor of its nsfs file and no
+// thread in it is left, so the kernel frees it and its objects.
+func TestKernelNamespaceReleased(t *testing.T) {
+	mnt := mountShmfs(t)
+	k := newTenant(t, -1, -1, "")
+	kipc(t, k, "shmmake", "0x4b1d0040", "4096", "held")
+	seg := filepath.Join(kernelNSDir(mnt, k), "shm", "0x4b1d0040")
+	if got := shOK(t, "head -c 4 "+seg+"; cat "+kernelNSDir(mnt, k)+"/sysvipc/shm >/dev/null"); got != "held" {
+		t.Fatalf("read %q", got)
+	}
+	srv := serverPid(t, mnt)
+	link := fmt.Sprintf("ipc:[%d]", k.ns)
+	holds := func() (fds, threads int) {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", srv))
+		for _, e := range ents {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", srv, e.Name())); l == link {
+				fds++
+			}
+		}
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", srv))
+		for _, e := range tasks {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/ipc", srv, e.Name())); l == link {
+				threads++
+			}
+		}
+		return
+	}
+	if fds, threads := holds(); fds != 1 || threads == 0 {
+		t.Fatalf("while in use the server holds %d descriptors and %d threads of the namespace", fds, threads)
+	}
+	k.end()
+	waitFor(t, "the server to let go of the ended namespace", func() bool {
+		fds, threads := holds()
+		return fds == 0 && threads == 0
+	})
+}
+
+// kernelName is the directory of the kernel's namespaces at the top of
+// every mount (as root), which listings of MOUNT/ show.
+const kernelName = "kernel"
+
+// kernel is a name of the mount's own: no namespace can be made or
+// removed under it.
+func TestKernelReservedName(t *testing.T) {
+	mnt := mountShmfs(t)
+	if err := os.Mkdir(filepath.Join(mnt, kernelName), 0o755); !os.IsExist(err) {
+		t.Errorf("mkdir kernel: %v, want EEXIST", err)
+	}
+	if err := syscall.Rmdir(filepath.Join(mnt, kernelName)); err != syscall.EPERM {
+		t.Errorf("rmdir kernel: %v, want EPERM", err)
+	}
+	// Nothing is made in kernel/ or a namespace's fixed directories: a
+	// new name there is ENOENT, as in /proc.
+	self := filepath.Join(mnt, kernelName, "self")
+	for _, p := range []string{filepath.Join(mnt, kernelName, "ipc-1"), filepath.Join(self, "x"), filepath.Join(self, "limits", "x")} {
+		if err := syscall.Mkdir(p, 0o755); err != syscall.ENOENT {
+			t.Errorf("mkdir %s: %v, want ENOENT", p, err)
+		}
+		if _, err := os.Create(p); !os.IsNotExist(err) {
+			t.Errorf("create %s: %v, want ENOENT", p, err)
+		}
+	}
 }

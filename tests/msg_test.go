@@ -260,7 +260,7 @@ func TestMsgShell(t *testing.T) {
 	}
 
 	ls := shOK(t, "ls "+filepath.Dir(q))
-	if ls != "0x0000162e\nctl\n" {
+	if ls != "0x0000162e\nctl\ninfo\n" {
 		t.Errorf("ls msg: %q", ls)
 	}
 	if got := shOK(t, "stat -c '%a %u %h' "+q); got != "644 0 1\n" {

@@ -121,7 +121,7 @@ func TestSemCtl(t *testing.T) {
 	if row.id != "0" || row.perms != "604" || row.nsems != "3" || row.uid != "65534" || row.gid != "65534" || row.cuid != "0" || row.otime != "0" {
 		t.Errorf("sysvipc/sem after IPC_SET: %+v", row)
 	}
-	if ls := shOK(t, "ls "+dir); ls != "0x0000162e\nctl\nprivate.1\n" {
+	if ls := shOK(t, "ls "+dir); ls != "0x0000162e\nctl\ninfo\nprivate.1\n" {
 		t.Errorf("ls sem: %q", ls)
 	}
 	semCtlOK(t, ctl, "IPC_RMID id=1")
@@ -129,7 +129,7 @@ func TestSemCtl(t *testing.T) {
 	if _, err := semCtl(t, ctl, "IPC_RMID 0x162e"); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("IPC_RMID again: %v", err)
 	}
-	if ls := shOK(t, "ls "+dir); ls != "ctl\n" {
+	if ls := shOK(t, "ls "+dir); ls != "ctl\ninfo\n" {
 		t.Errorf("ls sem after IPC_RMID: %q", ls)
 	}
 }

@@ -39,7 +39,7 @@ func TestShmCtl(t *testing.T) {
 	step("IPC_CREAT key=0x101 size=5000 mode=0644 SHM_NORESERVE\\n", "ok 3 0x00000101")
 	step("IPC_CREAT key=257 size=1 mode=0644", "ok 3 0x00000101")
 	step("IPC_CREAT key=-2 size=1 mode=0600", "ok 4 0xfffffffe")
-	if got := ls(); got != "0x00000100 0x00000101 0xfffffffe ctl private.1 private.2" {
+	if got := ls(); got != "0x00000100 0x00000101 0xfffffffe ctl info private.1 private.2" {
 		t.Errorf("ls shm: %q", got)
 	}
 	r := row(1)
@@ -85,7 +85,7 @@ func TestShmCtl(t *testing.T) {
 	step("IPC_RMID id=2", "ok 2 private.2")
 	step("IPC_RMID 0x101", "ok 3 0x00000101")
 	step("IPC_RMID 0xfffffffe", "ok 4 0xfffffffe")
-	if got := ls(); got != "0x00000100 ctl" {
+	if got := ls(); got != "0x00000100 ctl info" {
 		t.Errorf("ls shm after IPC_RMID: %q", got)
 	}
 	if rows := shmTable(t, ns+"sysvipc/shm"); len(rows) != 1 || rows[0].ID != 0 {
@@ -168,7 +168,7 @@ func TestShmCtlBad(t *testing.T) {
 			t.Fatalf("%q changed the table:\n%s\nwas\n%s", c.cmd, now, table)
 		}
 	}
-	if out := shOK(t, "ls "+ns+"shm"); strings.Join(strings.Fields(out), " ") != "0x00000100 ctl private.1" {
+	if out := shOK(t, "ls "+ns+"shm"); strings.Join(strings.Fields(out), " ") != "0x00000100 ctl info private.1" {
 		t.Errorf("ls shm: %q", out)
 	}
 }

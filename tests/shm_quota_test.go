@@ -58,13 +58,13 @@ func TestShmQuotaHolds(t *testing.T) {
 		}
 		refused := func(got string) bool { return got == "EPERM" || got == "EFBIG" || got == "ENOSPC" }
 		calls := []string{
-			"pwrite 67108864", "pwrite 314572800", "pwrite 65536", "pwrite 1048576",
-			"fallocate 0 0 67108864", "fallocate 0 65536 4096", "fallocate zerogrow 0 131072",
-			"copy 67108864", "copy 65536",
+			"pwrite 67108864", "pwrite 314572800", "pwrite 1048576",
+			"fallocate 0 0 67108864", "fallocate zerogrow 0 2097152",
+			"copy 67108864", "copy 1048576",
 		}
 		for i, got := range run(seg, calls...) {
 			if !refused(got) {
-				t.Errorf("%s past the end of a 64 KiB segment: %s, want EPERM, EFBIG or ENOSPC", calls[i], got)
+				t.Errorf("%s past shmmax: %s, want EPERM, EFBIG or ENOSPC", calls[i], got)
 			}
 		}
 		row := func(key int32) shmRow {
@@ -112,12 +112,16 @@ func TestShmQuotaHolds(t *testing.T) {
 // on; one past shmmax is refused by the server (EFBIG) without
 // passthrough. Under passthrough the kernel's write into the empty
 // memfd cannot be refused; the server cuts it back at its next look, so
-// the segment, and the memory, are as before the write.
+// the segment, and the memory, are as before the write. Once sized,
+// growth within the limits by an open file is refused under passthrough
+// (EPERM: the opener reaches the sealed pages themselves) and served
+// without it.
 func TestShmQuotaEmptySegment(t *testing.T) {
 	inBothModes(t, func(t *testing.T, mnt string, passthrough bool) {
 		ns := mnt + "/q/"
 		shOK(t, "mkdir "+ns+" && echo 1048576 > "+ns+"limits/shmmax")
-		src := "/dev/null"
+		src := ns + "shm/0x00000009"
+		shOK(t, "echo source > "+src)
 		run := func(seg string, calls ...string) []string {
 			t.Helper()
 			out, err := runCmd(t, []string{"SRC=" + src}, pythonBin(), append([]string{"-c", quotaPy, seg}, calls...)...)
@@ -129,16 +133,22 @@ func TestShmQuotaEmptySegment(t *testing.T) {
 		if got := run(ns+"shm/0x00000001", "pwrite 8191"); got[0] != "ok" {
 			t.Errorf("first write into an empty segment: %v", got)
 		}
-		if got := run(ns+"shm/0x00000001", "pwrite 8192"); got[0] != "EPERM" {
-			t.Errorf("a write past the size the first write gave: %v, want EPERM", got)
+		want := "EPERM"
+		if !passthrough {
+			want = "ok"
+		}
+		for i, got := range run(ns+"shm/0x00000001", "pwrite 8192", "fallocate 0 8193 4096", "copy 12289") {
+			if got != want {
+				t.Errorf("growth %d within the limits of a sized segment: %s, want %s", i, got, want)
+			}
 		}
 		got := run(ns+"shm/0x00000002", "pwrite 67108864")
 		if !passthrough && got[0] != "EFBIG" {
 			t.Errorf("a write past shmmax into an empty segment: %v, want EFBIG", got)
 		}
 		rows := shmTable(t, ns+"sysvipc/shm")
-		if r := shmByKey(rows, 1); r == nil || r.Size != 8192 {
-			t.Errorf("the segment sized by its first write: %+v", r)
+		if size := map[bool]uint64{true: 8192, false: 12290}[passthrough]; shmByKey(rows, 1) == nil || shmByKey(rows, 1).Size != size {
+			t.Errorf("the segment sized by its first write: %+v, want size %d", shmByKey(rows, 1), size)
 		}
 		if r := shmByKey(rows, 2); r == nil || r.Size != 0 || r.RSS != 0 {
 			t.Errorf("the empty segment after a write past shmmax: %+v", r)

@@ -74,7 +74,7 @@ func TestShmCreate(t *testing.T) {
 			t.Errorf("stat of key %d: mode %v uid %d gid %d nlink %d", c.key, fi.Mode(), st.Uid, st.Gid, st.Nlink)
 		}
 	}
-	if out := shOK(t, "ls "+shm); strings.Join(strings.Fields(out), " ") != "0x00000001 0x00000002 0x00000003 ctl" {
+	if out := shOK(t, "ls "+shm); strings.Join(strings.Fields(out), " ") != "0x00000001 0x00000002 0x00000003 ctl info" {
 		t.Errorf("ls shm: %q", out)
 	}
 }
@@ -364,7 +364,7 @@ func TestShmUnlinkDeferred(t *testing.T) {
 		if _, err := os.Stat(seg); !os.IsNotExist(err) {
 			t.Errorf("stat after rm: %v", err)
 		}
-		if out := shOK(t, "ls "+shm); strings.TrimSpace(out) != "ctl" {
+		if out := shOK(t, "ls "+shm); out != "ctl\ninfo\n" {
 			t.Errorf("ls after rm: %q", out)
 		}
 		c.fails("ENOENT", "open %s rw", seg)

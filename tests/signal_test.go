@@ -177,3 +177,37 @@ func TestSignalSecond(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalBusyEnds: one SIGTERM ends a server whose mount stays busy (a
+// segment held open by another process): the mount is detached at once,
+// and the server exits after its grace period instead of serving the
+// detached mount until the holder goes.
+func TestSignalBusyEnds(t *testing.T) {
+	dir := newMountpoint(t)
+	logf := t.TempDir() + "/shmfs.log"
+	srv := startForeground(t, dir, "--log", logf)
+	shOK(t, "truncate -s 4096 "+dir+"/default/shm/0x00000007")
+	holder := exec.Command("sleep", "600")
+	f, err := os.Open(dir + "/default/shm/0x00000007")
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder.ExtraFiles = []*os.File{f}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.exited(t, "one SIGTERM with a segment held open"); err != nil {
+		t.Errorf("server exit: %v", err)
+	}
+	if isMounted(dir) {
+		t.Error("still mounted")
+	}
+	log, _ := os.ReadFile(logf)
+	if !strings.Contains(string(log), `msg="still in use after the grace period`) {
+		t.Errorf("log:\n%s", log)
+	}
+}

@@ -122,3 +122,20 @@ func TestToolboxNonEmptyWarns(t *testing.T) {
 		t.Errorf("foreground stderr %q, want %q", srv.stderr.String(), want)
 	}
 }
+
+// TestToolboxLogRefused: a log that cannot be opened is an error of one
+// line, foreground or background, and nothing is mounted.
+func TestToolboxLogRefused(t *testing.T) {
+	dir := newMountpoint(t)
+	for _, bg := range [][]string{nil, {"--background"}} {
+		args := append(append([]string{"mount"}, bg...), "--log", "/nonexistent/shmfs.log", dir)
+		out, errs, code := runShmfs(t, args...)
+		want := "shmfs: mount " + dir + ": log: open /nonexistent/shmfs.log: no such file or directory\n"
+		if code != 1 || out != "" || errs != want {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %q", args, code, out, errs, want)
+		}
+		if isMounted(dir) {
+			t.Errorf("%q left a mount", args)
+		}
+	}
+}

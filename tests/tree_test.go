@@ -19,11 +19,13 @@ func TestTreeLayout(t *testing.T) {
 		return strings.Join(strings.Fields(shOK(t, "ls -A "+filepath.Join(mnt, dir))), " ")
 	}
 	for dir, want := range map[string]string{
-		"":                "default self",
+		"":                "default kernel self",
 		"default":         "ctl limits msg sem shm sysvipc",
-		"default/shm":     "ctl",
+		"default/shm":     "ctl info",
+		"default/msg":     "ctl info",
+		"default/sem":     "ctl info",
 		"default/sysvipc": "msg sem shm",
-		"default/limits":  "msgmax msgmnb msgmni sem shmall shmmax shmmni",
+		"default/limits":  "auto_msgmni msg_next_id msgmax msgmnb msgmni sem sem_next_id shm_next_id shm_rmid_forced shmall shmmax shmmni",
 	} {
 		if got := ls(dir); got != want {
 			t.Errorf("ls %s: %q, want %q", dir, got, want)
@@ -91,7 +93,7 @@ func TestTreeNamespaces(t *testing.T) {
 	for _, e := range got {
 		names = append(names, e.Name())
 	}
-	want := []string{"A-b_c.9", "a", "default", long, "self", "tenant-1", "x.."}
+	want := []string{"A-b_c.9", "a", "default", kernelName, long, "self", "tenant-1", "x.."}
 	sort.Strings(want)
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("namespaces %q, want %q", names, want)
@@ -116,7 +118,7 @@ func TestTreeNamespaces(t *testing.T) {
 	}
 	// A namespace made again under an old name starts empty.
 	root.ok("mkdir %s/tenant-1", mnt)
-	if out := shOK(t, "ls "+mnt+"/tenant-1/shm"); strings.TrimSpace(out) != "ctl" {
+	if out := shOK(t, "ls "+mnt+"/tenant-1/shm"); out != "ctl\ninfo\n" {
 		t.Errorf("a remade namespace is not empty: %q", out)
 	}
 }

@@ -29,7 +29,7 @@ options:
   no_passthrough   --no-passthrough
   debug            --debug
   log=FILE         --log FILE
-  io_uring=off     accepted; io_uring=on is refused: this shmfs serves /dev/fuse only
+  io_uring=VAL     --io-uring VAL (auto, on or off)
   rw defaults auto noauto user nouser users nofail _netdev nosuid nodev suid dev exec noexec
   atime noatime relatime strictatime lazytime x-* comment=...
                    generic options, ignored (FUSE mounts are nosuid,nodev anyway)
@@ -120,11 +120,10 @@ func helperFlags(opts []string, sloppy bool) ([]string, error) {
 			flags = append(flags, "--log", val)
 		case name == "io_uring" && hasVal:
 			switch val {
-			case "off", "no", "0", "false":
-			case "on", "yes", "1", "true", "auto":
-				return nil, fmt.Errorf("io_uring=%s: this shmfs serves requests over /dev/fuse only (FUSE over io_uring is not built in yet); use io_uring=off or leave it out", val)
+			case "auto", "on", "off":
+				flags = append(flags, "--io-uring", val)
 			default:
-				return nil, fmt.Errorf("io_uring=%s: want on or off", val)
+				return nil, fmt.Errorf("io_uring=%s: want auto, on or off", val)
 			}
 		case o == "ro":
 			return nil, errors.New("ro: shmfs cannot be mounted read-only (creating, sizing and removing objects are writes)")

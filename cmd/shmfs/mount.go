@@ -54,6 +54,7 @@ flags:
 	allowOther := fl.Bool("allow-other", root, "let other users use the mount (on by default when run as root; --allow-other=false to refuse them)")
 	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
 	debug := fl.Bool("debug", false, "log every FUSE request (to the log, else to stderr)")
+	ioUring := fl.String("io-uring", "auto", "serve requests from per-CPU io_uring rings: on (turns /sys/module/fuse/parameters/enable_uring on; root; experimental), off, or auto (/dev/fuse for now)")
 	isolate := fl.Bool("isolate", false, "show each caller that is not root in the server's namespaces only the namespace of its own kernel IPC namespace (see docs/containers.md)")
 	maxRestarts := fl.Int("max-restarts", keeper.DefaultMaxRestarts, "restart a server that dies (kill -9, a panic) at most `N` times within a minute, then give up and unmount (see docs/crash.md)")
 	logPath := fl.String("log", "", "append one line per event (mount, unmount, signals, warnings, refused commands; with --debug every request) to `FILE`;\nwith --background the default is /var/log/shmfs/<mount point>.log as root, $XDG_RUNTIME_DIR/shmfs/<mount point>.log otherwise,\nthe mount point's slashes as dashes (/mnt/shmfs: mnt-shmfs.log); in the foreground, warnings go to stderr")
@@ -123,6 +124,7 @@ flags:
 		NoPassthrough: *noPassthrough,
 		Debug:         *debug,
 		Isolate:       *isolate,
+		IOUring:       *ioUring,
 		Log:           lg.Logger,
 		Survivors:     serverSurvivors(kept),
 	})
@@ -130,7 +132,7 @@ flags:
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
 	serverMounted(kept, m)
-	ready := fmt.Sprintf("shmfs: mounted on %s, segment I/O %s", dir, m.Mode())
+	ready := fmt.Sprintf("shmfs: mounted on %s, segment I/O %s, requests over %s", dir, m.Mode(), m.Transport())
 	if lg.path != "" {
 		ready += ", log in " + lg.path
 	}
@@ -171,11 +173,12 @@ func stopOnSignal(sig chan os.Signal, m *fs.Mount, model *nsmodel.Model, dir str
 	lg.Info("signal: unmounting", "signal", s.String(), "dir", dir)
 	notifyStopping("unmounting on " + s.String())
 	model.Shutdown(unix.EIDRM)
-	deadline := time.AfterFunc(stopGrace, func() {
+	// Never stopped: once the mount is unmounted the server returns from
+	// Wait and exits long before it fires.
+	time.AfterFunc(stopGrace, func() {
 		lg.Warn("still in use after the grace period: ending the server; open files of the mount now fail with ENOTCONN", "dir", dir, "grace", stopGrace.String())
 		exitNow(dir)
 	})
-	defer deadline.Stop()
 	go func() {
 		s := <-sig
 		lg.Warn("second signal: ending the server now", "signal", s.String(), "dir", dir)

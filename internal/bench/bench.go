@@ -44,6 +44,7 @@ type benchConfig struct {
 	rounds  bool
 	quick   bool
 	noPT    bool
+	ioUring string // shmfs mount --io-uring, "" for its default
 }
 
 func (c *benchConfig) want(group string) bool { return len(c.only) == 0 || c.only[group] }
@@ -92,6 +93,7 @@ flags:
 	fl.BoolVar(&cfg.json, "json", false, "print JSON instead of the table")
 	fl.BoolVar(&cfg.rounds, "rounds", false, "count the FUSE requests each operation makes (serves with --debug and reads its log) instead of timing")
 	fl.BoolVar(&cfg.noPT, "no-passthrough", false, "mount with --no-passthrough")
+	fl.StringVar(&cfg.ioUring, "io-uring", "", "mount with --io-uring=auto|on|off (which transport serves the requests)")
 	only := fl.String("only", "", "comma-separated groups to run: "+strings.Join(groupNames(), ","))
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -201,6 +203,9 @@ func (b *bench) mount() error {
 	}
 	if b.cfg.noPT {
 		args = append(args, "--no-passthrough")
+	}
+	if b.cfg.ioUring != "" {
+		args = append(args, "--io-uring="+b.cfg.ioUring)
 	}
 	b.log = filepath.Join(b.tmp, "server.log")
 	logf, err := os.Create(b.log)

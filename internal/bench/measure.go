@@ -25,6 +25,12 @@ type Result struct {
 	Met        *bool     `json:"met,omitempty"`
 	ShmfsRuns  []float64 `json:"shmfs_runs"`
 	KernelRuns []float64 `json:"kernel_runs,omitempty"`
+	// ServerCPUUs and ServerCS are the server's CPU time (user and
+	// system, µs) and context switches (all its threads) per call that
+	// reaches it, over the shmfs side of the row's group: the median of
+	// the runs.
+	ServerCPUUs *float64 `json:"server_cpu_us_per_call,omitempty"`
+	ServerCS    *float64 `json:"server_cs_per_call,omitempty"`
 }
 
 // Report is a whole run.
@@ -90,9 +96,18 @@ func (b *bench) measure() (*Report, error) {
 		for gi, g := range groups {
 			for k := range g.sides {
 				s := g.sides[(k+r)%len(g.sides)]
+				var before serverCost
+				if s.name == g.sides[0].name {
+					before = b.serverCost()
+				}
 				res, err := s.run(nil)
 				if err != nil {
 					return nil, fmt.Errorf("%s, %s: %v", g.name, s.name, err)
+				}
+				if s.name == g.sides[0].name {
+					after := b.serverCost()
+					res[serverCPUKey] = after.cpuNs - before.cpuNs
+					res[serverCSKey] = after.cs - before.cs
 				}
 				samples[gi][s.name] = append(samples[gi][s.name], res)
 			}
@@ -100,7 +115,7 @@ func (b *bench) measure() (*Report, error) {
 	}
 	for gi, g := range groups {
 		for _, rw := range g.rows {
-			rep.Rows = append(rep.Rows, rowResult(rw, samples[gi][g.sides[0].name], samples[gi][rw.kernel]))
+			rep.Rows = append(rep.Rows, rowResult(rw, samples[gi][g.sides[0].name], samples[gi][rw.kernel], g.ops))
 		}
 	}
 	rep.Rows = append(rep.Rows, scaleRows...)
@@ -116,7 +131,7 @@ func (b *bench) measure() (*Report, error) {
 	return rep, nil
 }
 
-func rowResult(rw row, shmfs, kernel []map[string]float64) Result {
+func rowResult(rw row, shmfs, kernel []map[string]float64, ops int) Result {
 	res := Result{Op: rw.op, Unit: rw.unit.name, KernelPath: rw.path, Target: rw.target.String()}
 	if res.KernelPath == "" {
 		res.KernelPath = rw.kernel
@@ -132,6 +147,15 @@ func rowResult(rw row, shmfs, kernel []map[string]float64) Result {
 		}
 	}
 	res.Shmfs = median(res.ShmfsRuns)
+	if ops > 0 {
+		var cpu, cs []float64
+		for _, s := range shmfs {
+			cpu = append(cpu, s[serverCPUKey]/1e3/float64(ops))
+			cs = append(cs, s[serverCSKey]/float64(ops))
+		}
+		c, x := median(cpu), median(cs)
+		res.ServerCPUUs, res.ServerCS = &c, &x
+	}
 	kern := median(res.KernelRuns)
 	res.Kernel = &kern
 	if len(ratios) > 0 {
@@ -204,3 +228,53 @@ func loadavg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// Keys of a shmfs side's results that hold the server's cost of the run.
+const (
+	serverCPUKey = "_server_cpu_ns"
+	serverCSKey  = "_server_cs"
+)
+
+// serverCost is what the server has used so far: CPU time (user and
+// system, ns) and context switches, voluntary or not, of all its
+// threads. Threads that ended since are not counted: the server's serving
+// threads live as long as the mount.
+type serverCost struct{ cpuNs, cs float64 }
+
+func (b *bench) serverCost() serverCost {
+	pid := b.server.Process.Pid
+	var c serverCost
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the command's closing parenthesis; utime and
+		// stime are the 14th and 15th of the line.
+		if i := strings.LastIndexByte(string(st), ')'); i > 0 {
+			f := strings.Fields(string(st[i+1:]))
+			if len(f) > 13 {
+				u, _ := strconv.ParseFloat(f[11], 64)
+				s, _ := strconv.ParseFloat(f[12], 64)
+				c.cpuNs = (u + s) * 1e9 / clockTicks
+			}
+		}
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(st), "\n") {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				c.cs += n
+			} else if v, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				c.cs += n
+			}
+		}
+	}
+	return c
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on
+// every Linux architecture Go runs on.
+const clockTicks = 100

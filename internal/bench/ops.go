@@ -38,6 +38,10 @@ type group struct {
 	name  string
 	sides []side
 	rows  []row
+	// ops is how many calls that reach the server the shmfs side makes
+	// per run (an open, a msgsnd, a semop...), for the server's CPU time
+	// and context switches per call; 0 for the data path.
+	ops int
 }
 
 // unit turns a client metric into what the table shows.
@@ -174,6 +178,7 @@ func (b *bench) groups() []group {
 			{op: "attach: open+mmap+touch+munmap+close", metric: "ns_per_op", kernel: "/dev/shm", unit: usec, target: atMost(3)},
 			{op: "attach: open+mmap+touch+munmap+close", metric: "ns_per_op", kernel: "shmat", path: "shmat+touch+shmdt", unit: usec},
 		},
+		ops: c.attachN,
 	}, {
 		name: "create",
 		sides: []side{
@@ -193,6 +198,7 @@ func (b *bench) groups() []group {
 			{op: fmt.Sprintf("unlink (%d)", c.createN), metric: "unlink_ns", kernel: "/dev/shm", unit: usec, target: atMost(5)},
 			{op: fmt.Sprintf("unlink (%d)", c.createN), metric: "unlink_ns", kernel: "shmget", path: "shmctl(IPC_RMID)", unit: usec},
 		},
+		ops: 2 * c.createN,
 	}, {
 		name: "stat",
 		sides: []side{
@@ -204,6 +210,7 @@ func (b *bench) groups() []group {
 			{op: "stat of a segment", metric: "ns_per_op", kernel: "/dev/shm", unit: usec, target: atMost(1.5)},
 			{op: "stat of a segment", metric: "ns_per_op", kernel: "IPC_STAT", path: "shmctl(IPC_STAT)", unit: usec},
 		},
+		ops: c.statN,
 	}, {
 		name: "fstat",
 		sides: []side{
@@ -213,6 +220,7 @@ func (b *bench) groups() []group {
 		rows: []row{
 			{op: "fstat of an open segment", metric: "ns_per_op", kernel: "/dev/shm", unit: usec},
 		},
+		ops: c.statN,
 	}, {
 		name: "msg",
 		sides: []side{
@@ -229,6 +237,9 @@ func (b *bench) groups() []group {
 			{op: "msg round trip, 64 B (send, reply)", metric: "ns_per_op", kernel: "msgsnd/msgrcv", unit: usec},
 			{op: "msg one-way throughput, 64 B", metric: "msgs_per_s", kernel: "msgsnd/msgrcv", unit: kmsgs},
 		},
+		// A round trip is two sends and two receives; a one-way
+		// message a send and a receive.
+		ops: 4*c.msgRttN + 2*c.msgN,
 	}, {
 		name: "sem",
 		sides: []side{
@@ -245,6 +256,8 @@ func (b *bench) groups() []group {
 			{op: "sem lock+unlock, uncontended", metric: "pair_ns", kernel: "semop", unit: usec},
 			{op: "sem ping-pong, two processes", metric: "pp_ns", kernel: "semop", unit: usec},
 		},
+		// A lock+unlock is two semops; a ping-pong four.
+		ops: 2*c.semN + 4*c.msgRttN,
 	}}
 }
 

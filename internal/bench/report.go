@@ -19,7 +19,7 @@ func (b *bench) print(rep *Report) error {
 	fmt.Printf("shmfs bench, %s: %s, %d cores, %d MiB, %s, %s\n", rep.Date, m.CPU, m.Cores, m.MemoryMiB, m.Kernel, m.Go)
 	fmt.Printf("segment I/O %s; median of %d runs; ratio = shmfs ÷ kernel (median of per-run ratios)\n\n", rep.Config.SegmentIO, rep.Config.Runs)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "operation\tshmfs\tkernel\tkernel path\tratio\ttarget\t")
+	fmt.Fprintln(tw, "operation\tshmfs\tkernel\tkernel path\tratio\ttarget\tserver per call\t")
 	for _, r := range rep.Rows {
 		kern, ratio := "", ""
 		if r.Kernel != nil {
@@ -35,7 +35,11 @@ func (b *bench) print(rep *Report) error {
 				verdict = "MISSED"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%s %s\t\n", r.Op, num(r.Shmfs), r.Unit, kern, r.KernelPath, ratio, r.Target, verdict)
+		cost := ""
+		if r.ServerCPUUs != nil {
+			cost = fmt.Sprintf("%s µs CPU, %s cs", num(*r.ServerCPUUs), num(*r.ServerCS))
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%s %s\t%s\t\n", r.Op, num(r.Shmfs), r.Unit, kern, r.KernelPath, ratio, r.Target, verdict, cost)
 	}
 	tw.Flush()
 	if len(rep.Floors) > 0 {

@@ -91,7 +91,7 @@ func (b *bench) measureScale() ([]Result, error) {
 				}
 			}
 		}
-		ls := rowResult(row{op: fmt.Sprintf("ls -l of %d segments", n), metric: "ns", kernel: "/dev/shm", unit: msec}, shmfs, kernel)
+		ls := rowResult(row{op: fmt.Sprintf("ls -l of %d segments", n), metric: "ns", kernel: "/dev/shm", unit: msec}, shmfs, kernel, 0)
 		rows = append(rows, ls)
 		perEntry[n] = [2]float64{ls.Shmfs / float64(n), *ls.Kernel / float64(n)}
 

@@ -12,9 +12,9 @@
 // thread, reads /dev/fuse and serves what it read inline: no goroutine
 // is spawned per request, and a request and its reply stay on the thread
 // that the kernel woke. A request that blocks (a msgrcv that waits) holds
-// its thread; when the last idle thread takes a request, one more is
-// started so that the device is always read, and it ends once enough
-// are idle again.
+// its thread; when every thread is serving a request, one more is
+// started so that the device is always read, and it ends once enough are
+// free again.
 //
 // A thread blocked in read(2) keeps its P (the Go scheduler's processor)
 // in the syscall state; when every P is so held, the runtime's sysmon
@@ -26,6 +26,7 @@ package fuseconn
 import (
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"runtime"
 	"strings"
@@ -61,19 +62,25 @@ type Conn struct {
 	ps  *fuse.ProtocolServer // decodes and serves every other request
 	raw fuse.RawFileSystem
 
-	bufSize int // a request or a reply of the largest size
-	fixed   int // serving threads that never end
+	bufSize int       // a request or a reply of the largest size
+	bufs    sync.Pool // *[2][]byte: a serving thread's request and reply buffers
+	fixed   int       // serving threads that never end
 
-	idle    atomic.Int32 // serving threads in read(2)
+	// total counts the serving threads, busy those serving a request:
+	// when every one is busy, none will read the next request.
+	total   atomic.Int32
+	busy    atomic.Int32
 	mu      sync.Mutex
 	readers map[*reader]struct{}
 	wg      sync.WaitGroup
 
-	polled polled
-	ix     int // the connection's index in poll probes
+	polled  polled
+	streams streams
+	ix      int // the connection's index in poll probes
 
 	transport string
 	uring     *rings
+	debug     *log.Logger // with MountOptions.Debug
 
 	dead     atomic.Bool
 	deadOnce sync.Once
@@ -116,6 +123,13 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	if err != nil {
 		return err
 	}
+	wantRings, err := prepareUring(mode)
+	if err != nil {
+		return err
+	}
+	if wantRings {
+		mo.ExtraCapabilities |= capOverIOUring
+	}
 	fd, err := mountFuse(dir, &mo)
 	if err != nil {
 		return err
@@ -145,8 +159,15 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 		return err
 	}
 	c.srv, c.raw = srv, raw
+	if mo.Debug {
+		c.debug = mo.Logger
+		if c.debug == nil {
+			c.debug = log.Default()
+		}
+	}
 	c.ps = fuse.NewProtocolServer(raw, &so)
 	c.bufSize = mo.MaxWrite + 64<<10
+	c.bufs.New = func() any { return &[2][]byte{make([]byte, c.bufSize), make([]byte, c.bufSize)} }
 	// The protocol server negotiates from the INIT it sees: give it the
 	// one the kernel sent.
 	scratch := make([]byte, 4096)
@@ -157,24 +178,120 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	}
 	c.fd.Store(int64(rfd))
 
-	c.fixed = max(2, runtime.NumCPU())
+	// One per CPU, and two to spare for requests that wait.
+	c.fixed = runtime.NumCPU() + 2
 	raisedProcs.Do(func() { runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + c.fixed) })
 	c.transport = fmt.Sprintf("/dev/fuse (%d serving threads)", c.fixed)
-	if mode != uringOff {
-		r, err := c.startRings(mode)
-		if err != nil && mode == uringOn {
-			c.abort()
-			return err
-		}
-		if r != nil {
-			c.uring = r
-			c.transport = fmt.Sprintf("io_uring (%d rings, one per CPU)", len(r.rings))
-		}
-	}
 	for range c.fixed {
 		c.start(false)
 	}
+	if wantRings {
+		c.streams.on.Store(true)
+		r, err := c.startRings()
+		c.uring = r
+		if err != nil {
+			if mode == uringOn {
+				unix.Unmount(dir, unix.MNT_DETACH)
+				return fmt.Errorf("--io-uring=on: %v", err)
+			}
+			c.transport += " (io_uring refused: " + err.Error() + ")"
+		} else {
+			c.transport = fmt.Sprintf("io_uring (%d rings, one per CPU; INIT, FORGET, INTERRUPT on /dev/fuse)", len(r.rings))
+		}
+	}
 	return nil
+}
+
+// streams are the open files whose READ and WRITE may block: those opened
+// with FOPEN_DIRECT_IO (queue, set, ctl and text files; a segment never
+// is), known only while rings serve. A ring hands such a request off
+// rather than stall its CPU: a msgrcv may wait for ever, a ctl command
+// may wait for a directory lock to invalidate a name.
+type streams struct {
+	on atomic.Bool
+	m  sync.Map // fh → struct{}
+}
+
+// FUSE opcodes and open flags that served looks at.
+const (
+	opRead       = 15
+	opWrite      = 16
+	opOpen       = 14
+	opCreate     = 35
+	fopenDirect  = 1 << 0
+	entryOutSize = 128
+)
+
+// served looks at a request that go-fuse has answered: a release ends
+// the file's poll watch, an open of a stream file is remembered.
+func (c *Conn) served(h inHeader, opIn []byte, out [][]byte) {
+	switch h.opcode {
+	case opRelease:
+		if len(opIn) < 8 {
+			return
+		}
+		fh := ne.Uint64(opIn)
+		c.releasedFh(fh)
+		if c.streams.on.Load() {
+			c.streams.m.Delete(fh)
+		}
+	case opOpen, opCreate:
+		if !c.streams.on.Load() {
+			return
+		}
+		off := outHeaderSize
+		if h.opcode == opCreate {
+			off += entryOutSize
+		}
+		var oh [outHeaderSize]byte
+		var b [16]byte
+		if copyFromIov(oh[:], out, 0) < outHeaderSize || int32(ne.Uint32(oh[4:])) != 0 || copyFromIov(b[:], out, off) < 12 {
+			return
+		}
+		if ne.Uint32(b[8:])&fopenDirect != 0 {
+			c.streams.m.Store(ne.Uint64(b[:]), struct{}{})
+		}
+	}
+}
+
+// mayBlock reports whether a request may wait for long: a READ or
+// WRITE of a direct I/O file, or any request but those whose handlers
+// never wait on anything but the model's short locks. A handler that
+// changes names or attributes tells the kernel (NOTIFY_INVAL_ENTRY,
+// NOTIFY_DELETE), which waits for the directory's lock, which a request
+// queued behind it on the same ring may hold.
+func (c *Conn) mayBlock(h inHeader, opIn []byte) bool {
+	switch h.opcode {
+	case opRead, opWrite:
+		if len(opIn) < 8 {
+			return false
+		}
+		_, ok := c.streams.m.Load(ne.Uint64(opIn))
+		return ok
+	case 3, 52, opOpen, opRelease, 25, opLseek, opPoll, 34, 17, 27, 28, 29, 44, 22, 23:
+		// GETATTR, STATX, OPEN, RELEASE, FLUSH, LSEEK, POLL, ACCESS,
+		// STATFS, OPENDIR, READDIR, RELEASEDIR, READDIRPLUS, GETXATTR,
+		// LISTXATTR.
+		return false
+	}
+	return true
+}
+
+// copyFromIov copies from the byte stream iov at off into dst.
+func copyFromIov(dst []byte, iov [][]byte, off int) int {
+	n := 0
+	for _, e := range iov {
+		if off >= len(e) {
+			off -= len(e)
+			continue
+		}
+		n += copy(dst[n:], e[off:])
+		off = 0
+		if n == len(dst) {
+			break
+		}
+	}
+	return n
 }
 
 // abort ends a connection that cannot serve: the mount goes, and so do
@@ -222,6 +339,10 @@ func mountFuse(dir string, mo *fuse.MountOptions) (int, error) {
 	return fd, nil
 }
 
+// yieldAfter is how long a serving thread serves before it passes
+// through the Go scheduler.
+const yieldAfter = 5 * time.Millisecond
+
 // start starts a serving thread; an extra one ends once enough others
 // are idle.
 func (c *Conn) start(extra bool) {
@@ -230,6 +351,7 @@ func (c *Conn) start(extra bool) {
 	c.readers[r] = struct{}{}
 	c.mu.Unlock()
 	c.wg.Add(1)
+	c.total.Add(1)
 	go c.serve(r, extra)
 }
 
@@ -238,6 +360,7 @@ func (c *Conn) serve(r *reader, extra bool) {
 		c.mu.Lock()
 		delete(c.readers, r)
 		c.mu.Unlock()
+		c.total.Add(-1)
 		c.wg.Done()
 	}()
 	if !extra {
@@ -245,12 +368,20 @@ func (c *Conn) serve(r *reader, extra bool) {
 		runtime.LockOSThread()
 	}
 	fd := int(c.fd.Load())
-	in := make([]byte, c.bufSize)
-	out := make([]byte, c.bufSize)
+	bufs := c.bufs.Get().(*[2][]byte)
+	defer c.bufs.Put(bufs)
+	in, out := bufs[0], bufs[1]
+	yielded := time.Now()
 	for {
-		c.idle.Add(1)
+		if time.Since(yielded) > yieldAfter {
+			// A goroutine that never passes through the scheduler
+			// looks stuck to sysmon, which after 10 ms takes its P
+			// (even in a syscall) and then wakes every 20 µs for a
+			// millisecond, and again.
+			runtime.Gosched()
+			yielded = time.Now()
+		}
 		n, err := unix.Read(fd, in)
-		left := c.idle.Add(-1)
 		if err != nil {
 			switch err {
 			case unix.EINTR, unix.EAGAIN:
@@ -263,13 +394,19 @@ func (c *Conn) serve(r *reader, extra bool) {
 			c.died()
 			return
 		}
-		if left == 0 && !c.dead.Load() {
+		if c.busy.Add(1) >= c.total.Load() && !c.dead.Load() {
+			// This request may block (a msgrcv that waits): someone
+			// must read the next one.
 			c.start(true)
 		}
 		if n := c.handle(r, in[:n], out); n > 0 {
 			c.reply(fd, out[:n])
 		}
-		if extra && c.idle.Load() >= int32(c.fixed) {
+		busy := c.busy.Add(-1)
+		if extra && c.total.Load()-busy > int32(c.fixed)+1 {
+			// Two free besides the fixed ones: one that comes and
+			// goes with each pair of requests would cost a thread
+			// each time.
 			return
 		}
 	}
@@ -299,9 +436,7 @@ func (c *Conn) handle(r *reader, req, out []byte) int {
 	r.cur.Store(h.unique)
 	n, st := c.ps.HandleRequest([][]byte{req}, [][]byte{out})
 	r.cur.Store(0)
-	if h.opcode == opRelease {
-		c.released(req)
-	}
+	c.served(h, req[inHeaderSize:], [][]byte{out[:n]})
 	if !st.Ok() {
 		if h.opcode == opForget || h.opcode == opBatchForget || h.opcode == opInterrupt {
 			return 0
@@ -332,7 +467,6 @@ func (c *Conn) died() {
 					}
 				}
 				c.mu.Unlock()
-				busy = append(busy, c.uringBusy()...)
 				for _, u := range busy {
 					c.ps.HandleRequest([][]byte{interruptRequest(u)}, [][]byte{scratch})
 				}

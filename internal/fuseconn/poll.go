@@ -204,12 +204,12 @@ func (c *Conn) poll(req, out []byte, h inHeader) int {
 	return outHeaderSize + 8
 }
 
-// released is told of every RELEASE after go-fuse has served it.
-func (c *Conn) released(req []byte) {
-	if c.polled.n.Load() == 0 || len(req) < inHeaderSize+8 {
+// releasedFh ends the poll watch of a released file.
+func (c *Conn) releasedFh(fh uint64) {
+	if c.polled.n.Load() == 0 {
 		return
 	}
-	if w := c.polled.take(ne.Uint64(req[inHeaderSize:])); w != nil {
+	if w := c.polled.take(fh); w != nil {
 		w.Unwatch()
 	}
 }

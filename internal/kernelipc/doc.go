@@ -86,7 +86,8 @@
 // semops run. Undo.Close runs unshare(CLONE_SYSVSEM) on it once more,
 // which is exit_sem: the kernel applies the adjustments as at task exit
 // (skipping removed sets, waking waiters), synchronously, and then the
-// thread ends. Bounds.Undo and Bounds.UndoPerUID bound these threads;
+// thread ends. Concurrent calls of one handle take the thread in turns
+// (see Undo). Bounds.Undo and Bounds.UndoPerUID bound these threads;
 // past them NewUndo fails with ENOMEM, the errno of a semop whose undo
 // structure cannot be allocated.
 //

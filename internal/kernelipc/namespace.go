@@ -118,6 +118,13 @@ func (m *Manager) Sweep(live map[NSID]int32) {
 	}
 }
 
+// Len is the number of namespaces the Manager holds open.
+func (m *Manager) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.ns)
+}
+
 // Close closes every namespace.
 func (m *Manager) Close() {
 	m.mu.Lock()

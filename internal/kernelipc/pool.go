@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,13 +88,6 @@ type worker struct {
 	ns   *Namespace
 	tid  int
 	jobs chan *job
-	// undo marks a thread of a SEM_UNDO handle: it is outside the pool
-	// and has its own undo list.
-	undo bool
-	// broken is set, on the thread itself, when its credentials could
-	// not be restored; an undo thread then refuses every call until its
-	// handle closes it.
-	broken bool
 }
 
 type job struct {
@@ -113,10 +105,9 @@ func (e errBroken) Error() string {
 	return "kernelipc: serving thread lost its credentials: " + e.err.Error()
 }
 
-// startWorker makes a thread, moves it into the namespace and, for a
-// SEM_UNDO handle, gives it an undo list of its own.
-func (ns *Namespace) startWorker(undo bool) (*worker, error) {
-	w := &worker{ns: ns, jobs: make(chan *job), undo: undo}
+// startWorker makes a pool thread and moves it into the namespace.
+func (ns *Namespace) startWorker() (*worker, error) {
+	w := &worker{ns: ns, jobs: make(chan *job)}
 	ready := make(chan error, 1)
 	go w.loop(ready)
 	if err := <-ready; err != nil {
@@ -132,16 +123,11 @@ func (w *worker) loop(ready chan<- error) {
 	// setns(CLONE_NEWIPC) also detaches the thread from the undo list it
 	// shares with the rest of the process (Go makes its threads with
 	// CLONE_SYSVSEM; commit_nsset calls exit_sem), so every worker starts
-	// with none; an undo thread asks for it again to say so.
+	// with none. Pool threads make no SEM_UNDO call (Semop routes those
+	// to an Undo), so theirs stays empty.
 	if err := unix.Setns(w.ns.fd, unix.CLONE_NEWIPC); err != nil {
 		ready <- err
 		return
-	}
-	if w.undo {
-		if err := unix.Unshare(unix.CLONE_SYSVSEM); err != nil {
-			ready <- err
-			return
-		}
 	}
 	w.tid = unix.Gettid()
 	ready <- nil
@@ -153,26 +139,16 @@ func (w *worker) loop(ready chan<- error) {
 			if !ok {
 				return
 			}
-			if w.broken {
-				j.done <- unix.EIO
-				continue
-			}
 			err := w.run(j)
 			if b, broken := err.(errBroken); broken {
-				w.broken = true
+				w.ns.lost(w)
 				j.done <- b.err
-				if !w.undo {
-					w.ns.lost(w)
-					return
-				}
-				continue
+				return
 			}
-			if !w.undo {
-				w.ns.putIdle(w)
-			}
+			w.ns.putIdle(w)
 			j.done <- err
 		case <-idle.C:
-			if !w.undo && w.ns.retire(w) {
+			if w.ns.retire(w) {
 				return
 			}
 		}
@@ -289,7 +265,7 @@ func (ns *Namespace) get() (*worker, error) {
 		if ns.threads < ns.b.Threads {
 			ns.threads++
 			ns.mu.Unlock()
-			w, err := ns.startWorker(false)
+			w, err := ns.startWorker()
 			if err != nil {
 				ns.mu.Lock()
 				ns.threads--
@@ -410,81 +386,4 @@ func (ns *Namespace) poll(ctx context.Context, c *Cred, deadline time.Time, op f
 		case <-t.C:
 		}
 	}
-}
-
-// Undo is the thread of one handle that uses SEM_UNDO. Its semops are
-// made on it alone, so the kernel keeps their adjustments in an undo
-// list of its own (the thread unshared CLONE_SYSVSEM), and Close applies
-// them the way the kernel does when a task exits: unshare(CLONE_SYSVSEM)
-// runs exit_sem, which adjusts every set in the list, skips sets that
-// are gone and wakes the waiters. Then the thread ends.
-type Undo struct {
-	ns  *Namespace
-	uid uint32
-	w   *worker
-	mu  sync.Mutex
-}
-
-// NewUndo makes the SEM_UNDO thread of a handle of caller c: ENOMEM past
-// the bounds (Bounds.Undo).
-func (ns *Namespace) NewUndo(c *Cred) (*Undo, error) {
-	ns.mu.Lock()
-	if ns.closed {
-		ns.mu.Unlock()
-		return nil, unix.ENOENT
-	}
-	if ns.undo >= ns.b.Undo || ns.undoByUID[c.UID] >= ns.b.UndoPerUID {
-		ns.mu.Unlock()
-		return nil, unix.ENOMEM
-	}
-	ns.undo++
-	ns.undoByUID[c.UID]++
-	ns.holds++
-	ns.mu.Unlock()
-	w, err := ns.startWorker(true)
-	if err != nil {
-		ns.undoDone(c.UID)
-		return nil, err
-	}
-	return &Undo{ns: ns, uid: c.UID, w: w}, nil
-}
-
-func (ns *Namespace) undoDone(uid uint32) {
-	ns.mu.Lock()
-	ns.undo--
-	if ns.undoByUID[uid]--; ns.undoByUID[uid] == 0 {
-		delete(ns.undoByUID, uid)
-	}
-	ns.holds--
-	ns.mu.Unlock()
-}
-
-// exec runs op on the handle's thread, interrupted by ctx.
-func (u *Undo) exec(ctx context.Context, c *Cred, op func(bool) error) error {
-	u.mu.Lock()
-	w := u.w
-	u.mu.Unlock()
-	if w == nil {
-		return unix.EBADF
-	}
-	return w.exec(ctx, &job{c: c, fn: retryEINTR(ctx, op), done: make(chan error, 1)})
-}
-
-// Close applies the handle's undo adjustments and ends its thread. It
-// waits for a call in progress on the thread (one blocked in semop is
-// the caller's to interrupt).
-func (u *Undo) Close() error {
-	u.mu.Lock()
-	w := u.w
-	u.w = nil
-	u.mu.Unlock()
-	if w == nil {
-		return nil
-	}
-	err := w.exec(nil, &job{c: NewCred(base.euid, base.egid, base.groups), fn: func() error {
-		return unix.Unshare(unix.CLONE_SYSVSEM)
-	}, done: make(chan error, 1)})
-	close(w.jobs)
-	u.ns.undoDone(u.uid)
-	return err
 }

@@ -145,3 +145,59 @@ func TestSemUndo(t *testing.T) {
 	// And a process's own semop with SEM_UNDO in the test thread is not
 	// touched by any of this.
 }
+
+// Several SEM_UNDO calls of one handle at once: one that waits does not
+// stop another of the same handle (which here wakes it), and two that
+// wait both see the changes that let them through.
+func TestSemUndoConcurrentCalls(t *testing.T) {
+	_, ns := selfNS(t, kernelipc.Bounds{})
+	id := semget(t, ns, 0x5e7, 2)
+	ctx := context.Background()
+	u, err := ns.NewUndo(root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	done := make(chan error, 2)
+	go func() {
+		done <- ns.Semop(ctx, root(), id, []kernelipc.Sembuf{{Num: 0, Op: -1, Flg: kernelipc.SemUndo}}, nil, u)
+	}()
+	eventually(t, "a waiter on semaphore 0", func() bool {
+		v, _ := ns.SemCtl(root(), id, 0, kernelipc.GetNcnt, 0)
+		return v == 1
+	})
+	// The same handle's +1 wakes it.
+	if err := ns.Semop(ctx, root(), id, []kernelipc.Sembuf{{Num: 0, Op: 1, Flg: kernelipc.SemUndo}}, nil, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the woken call: %v", err)
+	}
+	// Two waiters of the handle, released by another caller in turn.
+	for n := uint16(0); n < 2; n++ {
+		go func() {
+			done <- ns.Semop(ctx, root(), id, []kernelipc.Sembuf{{Num: n, Op: -1, Flg: kernelipc.SemUndo}}, nil, u)
+		}()
+	}
+	time.Sleep(30 * time.Millisecond) // let both queue (not required)
+	for n := 1; n >= 0; n-- {
+		if _, err := ns.SemCtl(root(), id, n, kernelipc.SetVal, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-done; err != nil {
+			t.Errorf("waiter %d: %v", i, err)
+		}
+	}
+	if v, _ := ns.SemGetAll(root(), id); v[0] != 0 || v[1] != 0 {
+		t.Errorf("values %v before the release", v)
+	}
+	// The release undoes -1 -1 +1 on 0 and -1 on 1: SETVAL cleared the
+	// adjustments of the semaphore it set (as the kernel does), so only
+	// what came after counts: +1 on each.
+	u.Close()
+	if v, _ := ns.SemGetAll(root(), id); v[0] != 1 || v[1] != 1 {
+		t.Errorf("values %v after the release, want [1 1]", v)
+	}
+}
