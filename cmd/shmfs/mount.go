@@ -142,7 +142,8 @@ flags:
 		// The parent prints the line, and tells the service manager
 		// (it is the process the manager started).
 		tellParent("ok " + ready)
-	} else {
+	} else if !keeper.Restarting() {
+		// (A restarted server says so in the log, not on the terminal.)
 		fmt.Println(ready)
 		if err := sdNotify("READY=1", "STATUS=mounted on "+dir); err != nil {
 			lg.Warn("sd_notify: " + err.Error())
