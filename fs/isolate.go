@@ -124,7 +124,7 @@ func (f *isolatedFS) learn(parent uint64, name string, out *fuse.EntryOut) {
 		out.SetEntryTimeout(0)
 		if name != selfName {
 			ns = f.t.model.Get(name)
-			if ns == nil || inoOf(ns.Serial()) != out.Attr.Ino {
+			if ns == nil || serialIno(ns.Serial()) != out.Attr.Ino {
 				// Removed or remade meanwhile: leave the id unknown.
 				return
 			}

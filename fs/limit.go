@@ -33,13 +33,12 @@ func (n *limitNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.At
 }
 
 // Setattr accepts the truncation that `echo N > limits/x` sends before
-// its write.
+// its write, from whoever may write the limit, and refuses the rest as
+// /proc/sys does (fixedSetattr).
 func (n *limitNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if sz, ok := in.GetSize(); ok && sz != 0 {
-		return syscall.EINVAL
-	}
-	if _, ok := in.GetMode(); ok {
-		return syscall.EPERM
+	c := callerCred(ctx)
+	if e := fixedSetattrW(c, in, 0o644, false, n.ns.MayWriteLimits(c)); e != 0 {
+		return e
 	}
 	return n.Getattr(ctx, f, out)
 }

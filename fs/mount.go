@@ -92,11 +92,6 @@ func (m *mountState) removed(s *nsmodel.Shm) {
 	}
 }
 
-// rootIno is the root's inode number; a model serial s is inode s+1.
-const rootIno = 1
-
-func inoOf(serial uint64) uint64 { return serial + rootIno }
-
 // started is the time that directories and fixed files show.
 var started = uint64(time.Now().Unix())
 
@@ -202,6 +197,9 @@ func errno(err error) syscall.Errno {
 	}
 	if e, ok := err.(syscall.Errno); ok {
 		return e
+	}
+	if r, ok := err.(*refusal); ok {
+		return r.errno
 	}
 	if pe, ok := err.(*os.PathError); ok {
 		return errno(pe.Err)

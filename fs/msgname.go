@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,15 +76,11 @@ func parseMsgName(name string) (string, msgView, error) {
 	return entry, v, nil
 }
 
-// ino is the inode number of a name of queue serial: the queue's serial
-// for its own name; for a name with options, a hash of the options with
-// bit 62 set, clear of the serials (small) and of go-fuse's automatic
-// numbers (from 2^63).
+// ino is the inode number of a name of queue serial: the queue's own for
+// its own name, one of its own for a name with options (ident.go).
 func (v msgView) ino(serial uint64) uint64 {
 	if v.spec == "" {
-		return serial
+		return serialIno(serial)
 	}
-	h := fnv.New64a()
-	h.Write([]byte(strconv.FormatUint(serial, 10) + ":" + v.spec))
-	return h.Sum64()&(1<<62-1) | 1<<62
+	return optionIno(serial, v.spec)
 }

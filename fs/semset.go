@@ -63,7 +63,7 @@ func (n *semNode) fill(a *fuse.Attr) {
 	a.Atime = uint64(st.Otime)
 	a.Mtime = uint64(st.Otime)
 	a.Ctime = uint64(st.Ctime)
-	a.Ino = inoOf(n.s.Serial())
+	a.Ino = serialIno(n.s.Serial())
 }
 
 func (n *semNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -73,36 +73,28 @@ func (n *semNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 }
 
 // Setattr is chmod and chown (IPC_SET). A truncation to 0, as `>`
-// sends, changes nothing, as does setting times (touch), which is checked
-// as on any file; a set has no other size to set.
+// sends, and setting times (touch) are checked as on any file and change
+// nothing; a set has no other size to set.
 func (n *semNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	c := callerCred(ctx)
-	if set, now := setsTimes(in); set {
-		st := n.s.Stat()
-		if err := st.CheckTimes(c, now); err != nil {
-			return errno(err)
-		}
+	return setattrObject(ctx, n, f, in, out)
+}
+
+func (n *semNode) checkTimes(c *nsmodel.Cred, now bool) error {
+	st := n.s.Stat()
+	return st.CheckTimes(c, now)
+}
+
+func (n *semNode) resize(c *nsmodel.Cred, size uint64, byPath bool) error {
+	return fixedSize(size, byPath, func() error { return n.s.Access(c, nsmodel.AccessWrite) })
+}
+
+// ipcSet drops the attributes the set's other inodes hold.
+func (n *semNode) ipcSet(c *nsmodel.Cred, a nsmodel.SetAttr) error {
+	if err := n.t.Set(c, n.s, a); err != nil {
+		return err
 	}
-	if size, ok := in.GetSize(); ok {
-		if size != 0 {
-			return syscall.EINVAL
-		}
-		if f == nil {
-			if err := n.s.Access(c, nsmodel.AccessWrite); err != nil {
-				return errno(err)
-			}
-		}
-	}
-	if a, ok := ipcSetOf(in); ok {
-		if err := n.t.Set(c, n.s, a); err != nil {
-			return errno(err)
-		}
-		// The set's other inodes hold the old attributes.
-		n.sc.changed(n)
-	}
-	n.fill(&out.Attr)
-	out.SetTimeout(objectTimeout)
-	return 0
+	n.sc.changed(n)
+	return nil
 }
 
 // semOpenAccess is what an open of a set asks of ipcperms: read to read

@@ -1,0 +1,84 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rssAnon is the server's resident anonymous memory in KiB once the
+// kernel has forgotten what it need not keep: dentries and inodes are
+// dropped (drop_caches 2), which sends the server a FORGET for every node
+// not in use, and the figure is the least of several readings over a
+// second, while the server's garbage collector runs.
+func rssAnon(t *testing.T, pid int) int {
+	t.Helper()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	least := -1
+	for i := 0; i < 6; i++ {
+		time.Sleep(200 * time.Millisecond)
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
+				kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+				if least < 0 || kb < least {
+					least = kb
+				}
+			}
+		}
+	}
+	return least
+}
+
+// growthLimit is the growth of the server's anonymous memory, in KiB,
+// that the lifetime tests allow: the garbage collector's slack and the
+// race detector's shadow, not the tens of MiB that a node per walk made.
+const growthLimit = 8 << 10
+
+// TestLifetimeTenantWalks: under --isolate, 20,000 stats of self/shm/ctl
+// by a tenant leave the server's memory where it was. Each walk through
+// self once made a namespace node whose subtree was never freed.
+func TestLifetimeTenantWalks(t *testing.T) {
+	mnt := mountShmfs(t, "--isolate")
+	pid := serverPid(t, mnt)
+	k := newTenant(t, 65534, 65534, "")
+	walk := func(n int) {
+		t.Helper()
+		k.shOK(65534, 65534, fmt.Sprintf("python3 -c 'import os\nfor i in range(%d): os.stat(\"%s/self/shm/ctl\")'", n, mnt))
+	}
+	walk(2000) // the server's pools and the kernel's caches fill first
+	before := rssAnon(t, pid)
+	walk(20000)
+	after := rssAnon(t, pid)
+	t.Logf("server RssAnon %d KiB before, %d KiB after 20,000 walks of self/", before, after)
+	if after-before > growthLimit {
+		t.Errorf("20,000 walks of self/ by a tenant grew the server by %d KiB (from %d to %d)", after-before, before, after)
+	}
+}
+
+// TestLifetimeNamespaces: 5,000 namespaces made and removed give their
+// memory back.
+func TestLifetimeNamespaces(t *testing.T) {
+	mnt := mountShmfs(t)
+	pid := serverPid(t, mnt)
+	cycle := func(n int) {
+		t.Helper()
+		shOK(t, fmt.Sprintf("python3 -c 'import os\nfor i in range(%d):\n  p = \"%s/n%%d\" %% i\n  os.mkdir(p); os.stat(p + \"/shm/ctl\"); os.listdir(p + \"/limits\"); os.rmdir(p)'", n, mnt))
+	}
+	cycle(500)
+	before := rssAnon(t, pid)
+	cycle(5000)
+	after := rssAnon(t, pid)
+	t.Logf("server RssAnon %d KiB before, %d KiB after 5,000 mkdir+rmdir", before, after)
+	if after-before > growthLimit {
+		t.Errorf("5,000 namespaces made and removed grew the server by %d KiB (from %d to %d)", after-before, before, after)
+	}
+}
