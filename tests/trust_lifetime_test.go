@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,6 +40,17 @@ func rssAnon(t *testing.T, pid int) int {
 	return least
 }
 
+// runLong runs a program that makes many thousands of requests, which
+// on a shared machine under the race detector takes minutes.
+func runLong(t *testing.T, argv ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(argv, " "), err, out)
+	}
+}
+
 // growthLimit is the growth of the server's anonymous memory, in KiB,
 // that the lifetime tests allow: the garbage collector's slack and the
 // race detector's shadow, not the tens of MiB that a node per walk made.
@@ -52,7 +65,8 @@ func TestLifetimeTenantWalks(t *testing.T) {
 	k := newTenant(t, 65534, 65534, "")
 	walk := func(n int) {
 		t.Helper()
-		k.shOK(65534, 65534, fmt.Sprintf("python3 -c 'import os\nfor i in range(%d): os.stat(\"%s/self/shm/ctl\")'", n, mnt))
+		argv := append(k.enter(65534, 65534), semPython(), "-c", fmt.Sprintf("import os\nfor i in range(%d): os.stat(%q)", n, mnt+"/self/shm/ctl"))
+		runLong(t, argv...)
 	}
 	walk(2000) // the server's pools and the kernel's caches fill first
 	before := rssAnon(t, pid)
@@ -71,7 +85,7 @@ func TestLifetimeNamespaces(t *testing.T) {
 	pid := serverPid(t, mnt)
 	cycle := func(n int) {
 		t.Helper()
-		shOK(t, fmt.Sprintf("python3 -c 'import os\nfor i in range(%d):\n  p = \"%s/n%%d\" %% i\n  os.mkdir(p); os.stat(p + \"/shm/ctl\"); os.listdir(p + \"/limits\"); os.rmdir(p)'", n, mnt))
+		runLong(t, "python3", "-c", fmt.Sprintf("import os\nfor i in range(%d):\n  p = %q + str(i)\n  os.mkdir(p); os.stat(p + '/shm/ctl'); os.listdir(p + '/limits'); os.rmdir(p)", n, mnt+"/n"))
 	}
 	cycle(500)
 	before := rssAnon(t, pid)
