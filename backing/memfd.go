@@ -1,9 +1,20 @@
 // Package backing holds the pages of shared memory segments: one memfd per
-// segment, sized lazily, pinned by mlock of a server mapping for SHM_LOCK.
+// segment, sized lazily, sealed against growth once sized, pinned by mlock
+// of a server mapping for SHM_LOCK.
+//
+// Why seals: under FUSE passthrough the kernel writes to the memfd itself,
+// so a write past the end would grow a segment without asking the server.
+// F_SEAL_GROW makes the memfd refuse that (EPERM), whoever writes. A seal
+// cannot be taken back, so a sealed store that must grow is replaced by a
+// new memfd under the same descriptor number (Regrow), which the model
+// does only when no process holds the old one.
 package backing
 
 import (
 	"math"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -52,7 +63,7 @@ var _ nsmodel.Pages = (*Memfd)(nil)
 // New makes an empty memfd; no page is allocated until one is touched.
 // hugetlb asks for MFD_HUGETLB, as SHM_HUGETLB does.
 func New(name string, hugetlb bool) (nsmodel.Pages, error) {
-	flags := unix.MFD_CLOEXEC
+	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
 	if hugetlb {
 		flags |= unix.MFD_HUGETLB
 	}
@@ -91,6 +102,170 @@ func (m *Memfd) Truncate(size int64) error {
 		return err
 	}
 	x.size = size
+	return nil
+}
+
+// Seal implements nsmodel.Pages: F_SEAL_GROW, so that nothing, the
+// kernel's passthrough writes included, makes the memfd larger. It does
+// not seal shrinking: the server shrinks a store when its last user goes.
+func (m *Memfd) Seal() error {
+	if x := m.more.Load(); x != nil && x.huge != 0 {
+		// hugetlbfs has no write(2) and a mapping cannot fault past
+		// the end: nothing but the server can grow it, and Regrow
+		// can then simply truncate.
+		return nil
+	}
+	_, err := unix.FcntlInt(uintptr(m.fd), unix.F_ADD_SEALS, unix.F_SEAL_GROW)
+	return err
+}
+
+// Punch implements nsmodel.Pages: the bytes of [off, off+n) read as
+// zeros and their pages are freed; the size stays.
+func (m *Memfd) Punch(off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	return unix.Fallocate(m.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+}
+
+// Allocate implements nsmodel.Pages with fallocate(2) on the memfd.
+// shmem has no FALLOC_FL_ZERO_RANGE: the range is punched, then
+// allocated again, which leaves it zeroed and allocated as the mode asks.
+func (m *Memfd) Allocate(mode uint32, off, n int64) error {
+	if mode&unix.FALLOC_FL_ZERO_RANGE != 0 {
+		if err := m.Punch(off, n); err != nil {
+			return err
+		}
+		mode = mode&^unix.FALLOC_FL_ZERO_RANGE | unix.FALLOC_FL_KEEP_SIZE
+	}
+	return unix.Fallocate(m.fd, mode, off, n)
+}
+
+// Regrow implements nsmodel.Pages: a sealed memfd cannot grow, so a new
+// one of the new size takes its place under the same descriptor number
+// (dup3 closes the old one), holding the old bytes that fit; it is
+// sealed in turn. Only the allocated ranges of the old store are copied
+// (SEEK_DATA/SEEK_HOLE), so a sparse segment stays sparse. A pin does not
+// follow: the caller locks the new pages again. On error the old store
+// is left as it was.
+func (m *Memfd) Regrow(size int64) error {
+	x := m.more.Load()
+	if x != nil && x.huge != 0 {
+		return m.Truncate(size) // never sealed (Seal)
+	}
+	nfd, err := unix.MemfdCreate(m.name(), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return err
+	}
+	n := &Memfd{fd: nfd}
+	if err := n.Truncate(size); err != nil {
+		unix.Close(nfd)
+		return err
+	}
+	if err := copyData(nfd, m.fd, size); err != nil {
+		unix.Close(nfd)
+		return err
+	}
+	if err := n.Seal(); err != nil {
+		unix.Close(nfd)
+		return err
+	}
+	if err := unix.Dup3(nfd, m.fd, unix.O_CLOEXEC); err != nil {
+		unix.Close(nfd)
+		return err
+	}
+	unix.Close(nfd)
+	if x != nil {
+		x.mu.Lock()
+		x.unpinLocked()
+		x.mu.Unlock()
+	}
+	return nil
+}
+
+// name is the name the memfd was made with, read back from /proc rather
+// than kept in every Memfd.
+func (m *Memfd) name() string {
+	l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(m.fd))
+	if err != nil {
+		return "shmfs"
+	}
+	l = strings.TrimPrefix(l, "/memfd:")
+	return strings.TrimSuffix(l, " (deleted)")
+}
+
+// DataEnd implements nsmodel.Pages: it finds the last allocated range
+// below limit (SEEK_DATA/SEEK_HOLE) and, within its last page, the last
+// byte that is not zero.
+func (m *Memfd) DataEnd(from, limit int64) (int64, error) {
+	end := from
+	for off := from; off < limit; {
+		data, err := unix.Seek(m.fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO || (err == nil && data >= limit) {
+			break
+		}
+		if err != nil {
+			return from, err
+		}
+		hole, err := unix.Seek(m.fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return from, err
+		}
+		hole = min(hole, limit)
+		// The range [data, hole) is allocated; its end, less the
+		// zeros that close it, is the data's end so far.
+		buf := make([]byte, 4096)
+		for e := hole; e > data; {
+			lo := max(data, e-int64(len(buf)))
+			k, err := unix.Pread(m.fd, buf[:e-lo], lo)
+			if err != nil {
+				return from, err
+			}
+			i := k - 1
+			for i >= 0 && buf[i] == 0 {
+				i--
+			}
+			if i >= 0 {
+				end = max(end, lo+int64(i)+1)
+				break
+			}
+			e = lo
+		}
+		off = hole
+	}
+	return end, nil
+}
+
+// copyData copies the allocated ranges of src below limit to the same
+// offsets of dst.
+func copyData(dst, src int, limit int64) error {
+	var off int64
+	for off < limit {
+		data, err := unix.Seek(src, off, unix.SEEK_DATA)
+		if err == unix.ENXIO || (err == nil && data >= limit) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		hole, err := unix.Seek(src, data, unix.SEEK_HOLE)
+		if err != nil {
+			return err
+		}
+		hole = min(hole, limit)
+		for o := data; o < hole; {
+			in, out := o, o
+			k, err := unix.CopyFileRange(src, &in, dst, &out, int(hole-o), 0)
+			if err != nil {
+				return err
+			}
+			if k == 0 {
+				break
+			}
+			o += int64(k)
+		}
+		off = hole
+	}
 	return nil
 }
 

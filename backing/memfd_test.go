@@ -2,6 +2,8 @@ package backing_test
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -97,5 +99,46 @@ func TestMemfdHuge(t *testing.T) {
 	}
 	if u, _ := p.Stat(); u.Size != huge+1 {
 		t.Errorf("Stat after growing: %+v", u)
+	}
+}
+
+// TestSealRegrow: a sealed store refuses growth from anyone; Regrow
+// replaces it under the same descriptor with the written bytes kept,
+// sparse, sealed, under the same name.
+func TestSealRegrow(t *testing.T) {
+	p, err := backing.New("shmfs:test:00000001", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Truncate(4 * page)
+	if err := p.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Pwrite(p.Fd(), []byte{1}, 4*page); err != unix.EPERM {
+		t.Errorf("write past a sealed end: %v", err)
+	}
+	if err := p.Truncate(5 * page); err != unix.EPERM {
+		t.Errorf("truncate up a sealed store: %v", err)
+	}
+	unix.Pwrite(p.Fd(), []byte("abc"), 2*page+5)
+	fd := p.Fd()
+	if err := p.Regrow(8 * page); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := p.Stat()
+	buf := make([]byte, 3)
+	unix.Pread(p.Fd(), buf, 2*page+5)
+	if p.Fd() != fd || u.Size != 8*page || u.Resident != page || string(buf) != "abc" {
+		t.Errorf("regrown: fd %d (was %d), %+v, %q", p.Fd(), fd, u, buf)
+	}
+	if _, err := unix.Pwrite(p.Fd(), []byte{1}, 8*page); err != unix.EPERM {
+		t.Errorf("write past a regrown end: %v", err)
+	}
+	if l, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(p.Fd())); !strings.Contains(l, "shmfs:test:00000001") {
+		t.Errorf("regrown memfd is %q", l)
+	}
+	if end, _ := p.DataEnd(0, 8*page); end != 2*page+8 {
+		t.Errorf("DataEnd: %d", end)
 	}
 }

@@ -13,6 +13,7 @@
 # containers and shows their namespaces gone. Everything it made is
 # removed when it exits, whether it succeeded or not.
 #
+# Its files go in a directory of its own under $TMPDIR (else /tmp).
 # shmfs is taken from $SHMFS, else from PATH, else built from this
 # repository with go.
 set -eu
@@ -25,7 +26,7 @@ for tool in unshare mount umount ipcs mktemp; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
-WORK=$(mktemp -d /tmp/shmfs-containers.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/shmfs-containers.XXXXXX")
 MNT=$WORK/mnt
 PIDS=
 cleanup() {
@@ -39,6 +40,10 @@ cleanup() {
 	done
 	if grep -q " $MNT " /proc/mounts 2>/dev/null; then
 		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
+	fi
+	if [ "$status" != 0 ] && [ -s "$WORK/shmfs.log" ]; then
+		printf 'containers.sh: the server log:\n' >&2
+		cat "$WORK/shmfs.log" >&2
 	fi
 	rm -rf "$WORK"
 	[ "$status" = 0 ] || printf 'containers.sh: failed (status %s); cleaned up\n' "$status" >&2
@@ -102,7 +107,7 @@ say "exiting"
 
 say "mounting shmfs with --isolate on $MNT"
 mkdir "$MNT"
-"$SHMFS" mount --isolate --background "$MNT"
+"$SHMFS" mount --isolate --background --log "$WORK/shmfs.log" "$MNT"
 echo "\$ ls $MNT"
 ls "$MNT"
 

@@ -6,13 +6,14 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/shmfs/shmfs/internal/fuseconn"
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
 // mountTree mounts the tree under root on dir, as gofs.Mount does, with
 // the tenancy of the mount in between: with isolate, every request that
 // names a node is checked against the caller (isolatedFS).
-func mountTree(dir string, root *rootNode, opts *gofs.Options, isolate bool) (*fuse.Server, error) {
+func mountTree(dir string, root *rootNode, opts *gofs.Options, isolate bool, conn *fuseconn.Conn) error {
 	t := newTenancy(root.m, isolate)
 	root.t = t
 	var raw fuse.RawFileSystem = &tenantFS{RawFileSystem: &nodeFS{RawFileSystem: gofs.NewNodeFS(root, opts), m: root.m}, t: t}
@@ -26,16 +27,12 @@ func mountTree(dir string, root *rootNode, opts *gofs.Options, isolate bool) (*f
 		mo.DisableReadDirPlus = true
 		raw = newIsolatedFS(raw.(*tenantFS))
 	}
-	srv, err := fuse.NewServer(raw, dir, &mo)
-	if err != nil {
-		return nil, err
-	}
-	go srv.Serve()
-	if err := srv.WaitMount(); err != nil {
-		return nil, err
+	// shmfs's own connection serves the tree (internal/fuseconn).
+	if err := conn.Mount(dir, raw, mo); err != nil {
+		return err
 	}
 	t.start()
-	return srv, nil
+	return nil
 }
 
 // tenantFS is the node tree's file system, told of the unmount so that

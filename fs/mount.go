@@ -5,6 +5,7 @@ package fs
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/shmfs/shmfs/internal/fuseconn"
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
@@ -31,6 +33,10 @@ type Config struct {
 	// Isolate shows each caller that is not an administrator only the
 	// namespace bound to its kernel IPC namespace (docs/containers.md).
 	Isolate bool
+	Log     *slog.Logger // operator events (warnings, refused commands); nil: none
+	// IOUring is "auto", "on" or "off": requests served from per-CPU
+	// io_uring rings (internal/fuseconn).
+	IOUring string
 }
 
 // mountState is what every node of one mount shares.
@@ -108,7 +114,8 @@ func fixedAttr(a *fuse.Attr, mode uint32) {
 
 // Mount is a served shmfs.
 type Mount struct {
-	Server      *fuse.Server
+	// Server is the connection: Wait returns when serving has stopped.
+	Server      *fuseconn.Conn
 	Passthrough bool
 	state       *mountState
 }
@@ -139,11 +146,12 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		NullPermissions: true,
 		RootStableAttr:  &gofs.StableAttr{Ino: rootIno},
 	}
-	srv, err := mountTree(dir, root, opts, cfg.Isolate)
-	if err != nil {
+	conn := fuseconn.New(fuseconn.Options{IOUring: cfg.IOUring})
+	if err := mountTree(dir, root, opts, cfg.Isolate, conn); err != nil {
 		return nil, err
 	}
-	m := &Mount{Server: srv, state: st}
+	srv := conn.Server()
+	m := &Mount{Server: conn, state: st}
 	if !cfg.NoPassthrough {
 		st.passthrough = probePassthrough(srv)
 	}
@@ -151,7 +159,7 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	if st.passthrough {
 		var fi unix.Stat_t
 		if err := unix.Stat(dir, &fi); err != nil {
-			srv.Unmount()
+			conn.Unmount()
 			return nil, err
 		}
 		st.held = newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev))
@@ -186,6 +194,9 @@ func (m *Mount) Mode() string {
 	}
 	return "cached (reads, writes and mappings go through the server)"
 }
+
+// Transport says how requests reach the server, for the ready line.
+func (m *Mount) Transport() string { return m.Server.Transport() }
 
 // Unmount unmounts and waits until serving stops.
 func (m *Mount) Unmount() error { return m.Server.Unmount() }

@@ -34,6 +34,10 @@ var (
 func (r *rootNode) OnAdd(ctx context.Context) {
 	self := r.NewPersistentInode(ctx, &selfNode{t: r.t}, sharedAttr(syscall.S_IFLNK, selfIno))
 	r.AddChild(selfName, self, false)
+	// kernel/: the kernel's own namespaces (kernel_tree.go).
+	if k := newKernelTree(r.m, r.t); k != nil {
+		r.AddChild(kernelName, r.NewPersistentInode(ctx, &kernelDir{k: k}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: k.ino(0, kinoTop, 0)}), false)
+	}
 }
 
 func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -64,6 +68,10 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		self := r.GetChild(selfName)
 		self.Operations().(*selfNode).fill(&out.Attr)
 		return self, 0
+	}
+	if k := r.GetChild(kernelName); name == kernelName && k != nil {
+		kernelDirAttr(&out.Attr, k.StableAttr().Ino)
+		return k, 0
 	}
 	ns := r.m.model.Get(name)
 	if ns == nil || !r.t.sees(callerCred(ctx), ns) {
@@ -100,6 +108,9 @@ func (r *rootNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 		ents = append(ents, fuse.DirEntry{Name: ns.Name, Mode: syscall.S_IFDIR, Ino: serialIno(ns.Serial())})
 	}
 	ents = append(ents, fuse.DirEntry{Name: selfName, Mode: syscall.S_IFLNK, Ino: r.GetChild(selfName).StableAttr().Ino})
+	if k := r.GetChild(kernelName); k != nil {
+		ents = append(ents, fuse.DirEntry{Name: kernelName, Mode: syscall.S_IFDIR, Ino: k.StableAttr().Ino})
+	}
 	return gofs.NewListDirStream(ents), 0
 }
 
@@ -118,7 +129,7 @@ func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fus
 	if !r.mayManage(callerCred(ctx)) {
 		return nil, syscall.EPERM
 	}
-	if name == selfName {
+	if name == selfName || name == kernelName {
 		return nil, syscall.EEXIST
 	}
 	ns, err := r.m.model.Create(name)
@@ -146,6 +157,9 @@ func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	}
 	if name == selfName {
 		return syscall.ENOTDIR
+	}
+	if name == kernelName {
+		return syscall.EPERM
 	}
 	r.m.settle()
 	return errno(r.m.model.Remove(name))

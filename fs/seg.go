@@ -74,6 +74,7 @@ func (n *segNode) checkTimes(c *nsmodel.Cred, now bool) error {
 }
 
 func (n *segNode) resize(c *nsmodel.Cred, size uint64, byPath bool) error {
+	n.m.settleSeg(n.s) // a resize depends on whether anyone holds the pages
 	return n.t.Truncate(c, n.s, size, byPath)
 }
 
@@ -133,12 +134,12 @@ func (h *segHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
-// Write past the end grows the segment as ftruncate would, within shmmax
-// and shmall, before the bytes land.
+// Write past the end grows the segment within shmmax, shmall and its
+// sealed pages (ShmTable.Extend), before the bytes land.
 func (h *segHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	end := uint64(off) + uint64(len(data))
 	if st := h.t.Stat(h.s); end > st.Size {
-		if err := h.t.Truncate(callerCred(ctx), h.s, end, false); err != nil {
+		if err := h.t.Extend(h.s, end); err != nil {
 			return 0, errno(err)
 		}
 	}

@@ -136,6 +136,8 @@ type semHandle struct {
 	// undos is set once a semop with SEM_UNDO was asked for: only then
 	// does the release have adjustments to undo, and sem_otime to set.
 	undos atomic.Bool
+	// poll keeps the last operations written, for poll (sem_poll.go).
+	poll semPoll
 
 	// mu protects text and read: the values being read, and how much of
 	// them has been. A read that finds them all read ends the file; the
@@ -183,6 +185,7 @@ func (h *semHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	if err != nil {
 		return 0, errno(err)
 	}
+	h.poll.wrote(req.Ops)
 	if !h.undos.Load() && hasUndo(req.Ops) {
 		h.undos.Store(true)
 	}

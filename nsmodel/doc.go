@@ -16,9 +16,17 @@
 //     ftruncate sizes later; shmget itself still wants at least 1 byte.
 //   - ftruncate resizes a segment: past shmmax is EINVAL, growth in pages
 //     past shmall is ENOSPC, shrinking is always allowed.
-//   - A write that FUSE passthrough sends straight to the pages can grow a
-//     segment without asking the server; the model takes the new size in
-//     when it next looks, counted against shmall but not refused.
+//   - A segment's pages are sealed against growth once it has a size, so
+//     that FUSE passthrough, which writes to them without the server,
+//     cannot take a segment past its quota. Growing a segment that an
+//     attach holds is EPERM; one no one holds gets new pages. A segment
+//     shrunk while attached keeps its pages (counted against shmall)
+//     until its last detach. (ShmTable.resize states the rule.)
+//   - Between open(O_CREAT) and its first size a segment's pages are not
+//     sealed: a passthrough write there is taken in as its size at the
+//     model's next look, or cut back if over the limits.
+//   - fallocate reaches the pages within the same limits; ZERO_RANGE,
+//     which shmem lacks, is a punch and an allocation.
 //   - SHM_LOCK pins pages by mlock of a server mapping, which faults every
 //     page in (rss is the whole size once locked), where the kernel marks
 //     the pages unevictable as they come. A locked segment that grows stays

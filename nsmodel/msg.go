@@ -35,6 +35,8 @@ type Msg struct {
 	// they blocked: *msgReceiver and *msgSender.
 	receivers list.List
 	senders   list.List
+	// watches are the pollers waiting on the queue (msg_poll.go).
+	watches msgWatches
 }
 
 var _ Object = (*Msg)(nil)
@@ -60,15 +62,16 @@ type MsgStat struct {
 	Serial uint64
 }
 
-// MsgTable is the message queue id table of a namespace.
+// MsgTable is the message queue id table of a namespace: msg_ids with
+// msg_ops.
 type MsgTable struct {
-	Registry
-	ns *Namespace
+	ids[*Msg, MsgGet, MsgStat]
 }
 
 func newMsgTable(ns *Namespace) *MsgTable {
-	t := &MsgTable{ns: ns}
-	t.init()
+	t := &MsgTable{}
+	t.setup(ns, ipcOps[*Msg, MsgGet, MsgStat]{getnew: t.newQueue,
+		rmid: t.freeQue, update: t.msgctlDown, stat: (*Msg).stat})
 	return t
 }
 
@@ -84,43 +87,8 @@ type MsgGet struct {
 	Access uint32
 }
 
-// Get is msgget (ipcget): it finds the queue of req.Key, or makes one.
-// For an existing key: EEXIST with IPC_CREAT|IPC_EXCL, EACCES when
-// ipcperms refuses the permission bits of req.Mode. A queue it makes is
-// not checked, as newque does not check.
-func (t *MsgTable) Get(c *Cred, req MsgGet) (*Msg, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.get(c, req, req.Mode&ModePerm)
-}
-
-// Open is what open(2) of a queue's name does: msgget, with an existing
-// queue checked for req.Access. A queue the call creates is opened
-// whatever its mode, as a file that open creates is.
-func (t *MsgTable) Open(c *Cred, req MsgGet) (*Msg, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.get(c, req, req.Access)
-}
-
-// get is ipcget_public and ipcget_new. t.mu is held.
-func (t *MsgTable) get(c *Cred, req MsgGet, access uint32) (*Msg, error) {
-	if req.Key != IPCPrivate {
-		if o := t.findKey(req.Key); o != nil {
-			q := o.(*Msg)
-			if req.Create && req.Excl {
-				return nil, unix.EEXIST
-			}
-			if err := q.Check(c, access); err != nil {
-				return nil, err
-			}
-			return q, nil
-		}
-		if !req.Create {
-			return nil, unix.ENOENT
-		}
-	}
-	return t.newQueue(c, req)
+func (req MsgGet) params() ipcParams {
+	return ipcParams{key: req.Key, create: req.Create, excl: req.Excl, flg: req.Mode & ModePerm, access: req.Access}
 }
 
 // newQueue is newque. t.mu is held.
@@ -139,39 +107,9 @@ func (t *MsgTable) newQueue(c *Cred, req MsgGet) (*Msg, error) {
 	return q, nil
 }
 
-// Lookup finds a queue by key or id.
-func (t *MsgTable) Lookup(ref Ref) (*Msg, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	o, err := t.find(ref)
-	if err != nil {
-		return nil, err
-	}
-	return o.(*Msg), nil
-}
-
-// Access is the check an open of a queue's file makes: EIDRM once the
-// queue is removed, else ipcperms for access. The handle then keeps the
-// rights it was opened with, as any open file does; the kernel repeats
-// the check on every msgsnd and msgrcv instead.
-func (t *MsgTable) Access(c *Cred, q *Msg, access uint32) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if q.Deleted {
-		return unix.EIDRM
-	}
-	return q.Check(c, access)
-}
-
-// Remove is IPC_RMID (freeque): the owner, the creator or CAP_SYS_ADMIN
-// may; every blocked receiver and sender wakes with EIDRM and every
-// queued message is dropped.
-func (t *MsgTable) Remove(c *Cred, q *Msg) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := q.checkDown(c); err != nil {
-		return err
-	}
+// freeQue is freeque: every blocked receiver and sender wakes with EIDRM
+// and every queued message is dropped. t.mu is held.
+func (t *MsgTable) freeQue(q *Msg) {
 	t.remove(q)
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -179,19 +117,13 @@ func (t *MsgTable) Remove(c *Cred, q *Msg) error {
 	q.expunge(unix.EIDRM)
 	q.messages.reset()
 	q.cbytes = 0
-	return nil
 }
 
-// Set is IPC_SET (msgctl_down): the owner, the creator or CAP_SYS_ADMIN
-// may change uid, gid and the permission bits, and q_qbytes; raising
-// q_qbytes above msgmnb also needs CAP_SYS_RESOURCE. Senders that a
-// larger queue now holds are let in at once.
-func (t *MsgTable) Set(c *Cred, q *Msg, a SetAttr) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := q.checkDown(c); err != nil {
-		return err
-	}
+// msgctlDown is the queue's part of IPC_SET (msgctl_down): q_qbytes as
+// well, which raised above msgmnb also needs CAP_SYS_RESOURCE (EPERM);
+// senders that a larger queue now holds are let in at once. t.mu is
+// held.
+func (t *MsgTable) msgctlDown(c *Cred, q *Msg, a SetAttr) error {
 	if a.QBytes != nil && *a.QBytes > uint64(t.ns.Limits().MsgMnb) && !c.Capable(CapSysResource) {
 		return unix.EPERM
 	}
@@ -206,13 +138,6 @@ func (t *MsgTable) Set(c *Cred, q *Msg, a SetAttr) error {
 		q.admitSenders()
 	}
 	return nil
-}
-
-// Stat is IPC_STAT.
-func (t *MsgTable) Stat(q *Msg) MsgStat {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return q.stat()
 }
 
 // stat snapshots q. q's table lock is held.
@@ -232,15 +157,4 @@ func (q *Msg) stat() MsgStat {
 		Name:   EntryName(&q.Perm),
 		Serial: q.serial,
 	}
-}
-
-// List returns the queues in id order.
-func (t *MsgTable) List() []*Msg {
-	return collect(&t.Registry, func(q *Msg) *Msg { return q })
-}
-
-// Stats returns a snapshot of every queue, in id order, as
-// /proc/sysvipc/msg lists them.
-func (t *MsgTable) Stats() []MsgStat {
-	return collect(&t.Registry, (*Msg).stat)
 }

@@ -162,6 +162,10 @@ func (q *Msg) Send(ctx context.Context, pid int32, buf []byte, flags int) error 
 		q.mu.Unlock()
 		return unix.EAGAIN
 	}
+	if err := q.table.ns.model.shutDown(); err != nil {
+		q.mu.Unlock()
+		return err
+	}
 	s := &msgSender{msg: m, pid: pid, wake: make(chan struct{}, 1)}
 	e := q.senders.PushBack(s)
 	q.mu.Unlock()
@@ -194,6 +198,7 @@ func (q *Msg) deliver(m *message, pid int32) {
 	}
 	q.messages.push(m)
 	q.cbytes += m.size()
+	q.pollSent(m)
 }
 
 // pipelined is pipelined_send: the first waiting receiver that wants m
@@ -239,6 +244,7 @@ func (q *Msg) admitSenders() {
 		}
 		e = next
 	}
+	q.pollRoom()
 }
 
 // expunge wakes every waiter with err (expunge_all and ss_wakeup with
@@ -256,6 +262,7 @@ func (q *Msg) expunge(err error) {
 		s.wake <- struct{}{}
 	}
 	q.senders.Init()
+	q.pollGone()
 }
 
 // Receive is msgrcv. It returns the message as struct msgbuf, cut to
@@ -302,6 +309,10 @@ func (q *Msg) Receive(ctx context.Context, pid int32, req MsgRecv) ([]byte, erro
 	if req.Flags&IPCNoWait != 0 {
 		q.mu.Unlock()
 		return nil, unix.ENOMSG
+	}
+	if err := q.table.ns.model.shutDown(); err != nil {
+		q.mu.Unlock()
+		return nil, err
 	}
 	r := &msgReceiver{typ: typ, mode: mode, maxSize: bufsz, pid: pid, wake: make(chan struct{}, 1)}
 	if req.Flags&MsgNoError != 0 {

@@ -3,6 +3,7 @@ package nsmodel
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -101,6 +102,9 @@ type Model struct {
 	quotas bool
 
 	memlock memlock
+
+	// down is the error of Shutdown, nil until it is called.
+	down atomic.Pointer[error]
 }
 
 // DefaultNamespace exists from the start and cannot be removed.

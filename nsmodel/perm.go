@@ -75,15 +75,6 @@ func (p *Perm) checkDown(c *Cred) error {
 	return p.CheckOwner(c)
 }
 
-// setAttr is the common part of IPC_SET: the IPC_SET/IPC_RMID check,
-// then ipc_update_perm.
-func (p *Perm) setAttr(c *Cred, a SetAttr) error {
-	if err := p.checkDown(c); err != nil {
-		return err
-	}
-	return p.apply(a)
-}
-
 // CheckTimes is what the VFS asks of utimensat on any file
 // (setattr_prepare, notify_change), which the file of an object must ask
 // too: explicit times are the owner's to set (EPERM), times set to now

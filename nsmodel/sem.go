@@ -47,6 +47,8 @@ type Sem struct {
 	pendingAlter waitQueue
 	// undos lists the SemUndo records of the set (list_id).
 	undos *SemUndo
+	// watches are the pollers waiting on the set (sem_poll.go).
+	watches semWatches
 }
 
 var _ Object = (*Sem)(nil)
@@ -67,17 +69,18 @@ type SemStat struct {
 	Name   string
 }
 
-// SemTable is the semaphore set id table of a namespace.
+// SemTable is the semaphore set id table of a namespace: sem_ids with
+// sem_ops.
 type SemTable struct {
-	Registry
-	ns *Namespace
+	ids[*Sem, SemGet, SemStat]
 	// used is used_sems, the semaphores in all sets; protected by mu.
 	used int
 }
 
 func newSemTable(ns *Namespace) *SemTable {
-	t := &SemTable{ns: ns}
-	t.init()
+	t := &SemTable{}
+	t.setup(ns, ipcOps[*Sem, SemGet, SemStat]{args: t.semgetArgs, getnew: t.newAry,
+		moreChecks: semMoreChecks, rmid: t.freeAry, update: t.semctlDown, stat: (*Sem).Stat})
 	return t
 }
 
@@ -95,41 +98,34 @@ type SemGet struct {
 	Fresh bool
 }
 
-// Get is semget: it finds or makes the set of req.Key.
-func (t *SemTable) Get(c *Cred, req SemGet) (*Sem, error) {
-	lim := t.ns.Limits()
-	if req.Nsems < 0 || req.Nsems > lim.SemMsl {
-		return nil, unix.EINVAL
+func (req SemGet) params() ipcParams {
+	return ipcParams{key: req.Key, create: req.Create, excl: req.Excl, flg: req.Access, access: req.Access}
+}
+
+// semgetArgs is the check of ksys_semget before ipcget: nsems within
+// semmsl (EINVAL).
+func (t *SemTable) semgetArgs(req SemGet) error {
+	if req.Nsems < 0 || req.Nsems > t.ns.Limits().SemMsl {
+		return unix.EINVAL
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if req.Key != IPCPrivate {
-		if o := t.findKey(req.Key); o != nil {
-			s := o.(*Sem)
-			if req.Create && req.Excl {
-				return nil, unix.EEXIST
-			}
-			// sem_more_checks comes before ipcperms, as in ipcget_public.
-			s.mu.Lock()
-			n := len(s.sems)
-			s.mu.Unlock()
-			if req.Nsems > n {
-				return nil, unix.EINVAL
-			}
-			if err := s.Check(c, req.Access); err != nil {
-				return nil, err
-			}
-			return s, nil
-		}
-		if !req.Create {
-			return nil, unix.ENOENT
-		}
+	return nil
+}
+
+// semMoreChecks is sem_more_checks: an existing set with fewer
+// semaphores than asked for is EINVAL. t.mu is held.
+func semMoreChecks(s *Sem, req SemGet) error {
+	s.mu.Lock()
+	n := len(s.sems)
+	s.mu.Unlock()
+	if req.Nsems > n {
+		return unix.EINVAL
 	}
-	return t.newAry(c, req, lim)
+	return nil
 }
 
 // newAry is newary. t.mu is held.
-func (t *SemTable) newAry(c *Cred, req SemGet, lim Limits) (*Sem, error) {
+func (t *SemTable) newAry(c *Cred, req SemGet) (*Sem, error) {
+	lim := t.ns.Limits()
 	if req.Nsems == 0 {
 		return nil, unix.EINVAL
 	}
@@ -151,55 +147,37 @@ func (t *SemTable) newAry(c *Cred, req SemGet, lim Limits) (*Sem, error) {
 	return s, nil
 }
 
-// Access checks what an open of the set's file asks for, as ipcperms:
-// EIDRM once the set is removed.
-func (s *Sem) Access(c *Cred, access uint32) error {
+// Access is SemTable.Access, for the file system's callers that hold the
+// set only.
+func (s *Sem) Access(c *Cred, access uint32) error { return s.table.Access(c, s, access) }
+
+// freeAry is freeary: the set goes at once, every waiter fails with
+// EIDRM and the undo records are dropped. t.mu is held.
+func (t *SemTable) freeAry(s *Sem) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.Deleted {
-		return unix.EIDRM
+	s.expungeWaiters(unix.EIDRM)
+	for s.undos != nil {
+		s.unlinkUndo(s.undos)
 	}
-	return s.Check(c, access)
-}
-
-// Lookup finds a set by key or id.
-func (t *SemTable) Lookup(ref Ref) (*Sem, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	o, err := t.find(ref)
-	if err != nil {
-		return nil, err
+	for i := range s.sems {
+		s.sems[i].pid = 0
 	}
-	return o.(*Sem), nil
-}
-
-// Remove is IPC_RMID: the set goes at once, and every waiter fails with
-// EIDRM.
-func (t *SemTable) Remove(c *Cred, s *Sem) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkDown(c); err != nil {
-		return err
-	}
-	s.freeAry()
+	s.pollGone()
 	t.remove(s)
 	t.used -= len(s.sems)
-	return nil
 }
 
-// Set is IPC_SET: owner, creator or CAP_SYS_ADMIN may change uid, gid and
-// the permission bits.
-func (t *SemTable) Set(c *Cred, s *Sem, a SetAttr) error {
+// semctlDown is the set's part of IPC_SET: uid, gid and the permission
+// bits, and sem_ctime. The set's Perm is written under its mu too (see
+// Sem). t.mu is held.
+func (t *SemTable) semctlDown(c *Cred, s *Sem, a SetAttr) error {
 	if a.QBytes != nil {
 		return unix.EINVAL
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.setAttr(c, a); err != nil {
+	if err := s.apply(a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
@@ -217,16 +195,6 @@ func (s *Sem) Stat() SemStat {
 // stat reads the set. s.mu is held.
 func (s *Sem) stat() SemStat {
 	return SemStat{Perm: s.Perm, Serial: s.serial, Nsems: len(s.sems), Otime: s.otime, Ctime: s.ctime, Name: EntryName(&s.Perm)}
-}
-
-// List returns the sets in the table, in id order.
-func (t *SemTable) List() []*Sem {
-	return collect(&t.Registry, func(s *Sem) *Sem { return s })
-}
-
-// Stats returns a snapshot of every set in the table, in id order.
-func (t *SemTable) Stats() []SemStat {
-	return collect(&t.Registry, (*Sem).Stat)
 }
 
 // Used is used_sems: the semaphores in all sets of the table.

@@ -129,6 +129,10 @@ func (s *Sem) Op(ctx context.Context, c *Cred, pid int32, u *SemUndo, op SemOp) 
 		return err
 	}
 
+	if err := s.table.ns.model.shutDown(); err != nil {
+		s.mu.Unlock() // perform rolled the operations back
+		return err
+	}
 	// Sleep: the operations are copied, as the caller's slice is only
 	// lent for the call.
 	w := &semWaiter{
@@ -231,6 +235,7 @@ func (w *semWaiter) finish(err error) {
 // EAGAIN) is woken with its error. When any completed, sem_otime moves.
 // s.mu is held.
 func (s *Sem) update() {
+	defer s.pollChanged()
 	if s.pendingAlter.head == nil && s.pendingConst.head == nil {
 		return
 	}
@@ -275,24 +280,6 @@ func (s *Sem) wakeZero() bool {
 		w = next
 	}
 	return completed
-}
-
-// freeAry is the part of freeary under the set's lock: every waiter
-// fails with EIDRM and the undo records are dropped. s.mu is held.
-func (s *Sem) freeAry() {
-	for _, q := range []*waitQueue{&s.pendingConst, &s.pendingAlter} {
-		for q.head != nil {
-			w := q.head
-			q.unlink(w)
-			w.finish(unix.EIDRM)
-		}
-	}
-	for s.undos != nil {
-		s.unlinkUndo(s.undos)
-	}
-	for i := range s.sems {
-		s.sems[i].pid = 0
-	}
 }
 
 // count is count_semcnt: the waiters sleeping on semaphore num, for a

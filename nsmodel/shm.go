@@ -22,7 +22,14 @@ type Shm struct {
 	table  *ShmTable
 
 	// The fields below are protected by table.mu.
-	size    uint64
+	size uint64
+	// cap is the size of the pages, which shmall counts: shm_segsz, or
+	// more while a segment shrunk under attaches keeps its pages' size
+	// until its last detach (resize). cap >= size.
+	cap uint64
+	// sealed is set once the segment has a size: its pages then refuse
+	// to grow by any path but the server's (resize).
+	sealed  bool
 	cpid    int32
 	lpid    int32
 	nattch  uint64
@@ -62,18 +69,18 @@ type ShmStat struct {
 	Name     string
 }
 
-// ShmTable is the shm id table of a namespace.
+// ShmTable is the shm id table of a namespace: shm_ids with shm_ops.
 type ShmTable struct {
-	Registry
-	ns *Namespace
+	ids[*Shm, ShmGet, ShmStat]
 	// tot is shm_tot, the pages of all segments (sizes rounded up to
 	// pages); protected by mu.
 	tot uint64
 }
 
 func newShmTable(ns *Namespace) *ShmTable {
-	t := &ShmTable{ns: ns}
-	t.init()
+	t := &ShmTable{}
+	t.setup(ns, ipcOps[*Shm, ShmGet, ShmStat]{getnew: t.newSeg, moreChecks: shmMoreChecks,
+		rmid: t.doShmRmid, update: t.shmSet, stat: t.stat})
 	return t
 }
 
@@ -95,54 +102,31 @@ type ShmGet struct {
 	AllowEmpty bool
 }
 
-// Get is shmget: it finds or makes the segment of req.Key. For an
-// existing key, as ipcget_public: EEXIST with IPC_CREAT|IPC_EXCL, EINVAL
-// when the segment is smaller than req.Size, EACCES when ipcperms refuses
-// the permission bits of req.Mode.
-func (t *ShmTable) Get(c *Cred, req ShmGet) (*Shm, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.get(c, req, req.Mode&ModePerm)
+func (req ShmGet) params() ipcParams {
+	return ipcParams{key: req.Key, create: req.Create, excl: req.Excl, flg: req.Mode & ModePerm, access: req.Access}
 }
 
-// Open is what open(2) of a segment's name does: shmget with the request,
-// then an attach. A segment the call creates is attached without an
-// access check, as a file created by open is opened whatever its mode;
-// one that exists is checked for req.Access. Both happen under one lock,
-// so no IPC_RMID slips between them.
+// Open is what open(2) of a segment's name does: shmget with the
+// request (ids.Open), then an attach. A segment the call creates is
+// attached without an access check. Both happen under one lock, so no
+// IPC_RMID slips between them.
 func (t *ShmTable) Open(c *Cred, req ShmGet) (*Shm, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s, err := t.get(c, req, req.Access)
-	if err != nil {
-		return nil, err
+	s, err := t.ipcget(c, req, req.Access)
+	if err == nil {
+		t.attach(c, s)
 	}
-	t.attach(c, s)
-	return s, nil
+	return s, err
 }
 
-// get is ipcget: access is what an existing segment is checked for; a
-// new one is not checked. t.mu is held.
-func (t *ShmTable) get(c *Cred, req ShmGet, access uint32) (*Shm, error) {
-	if req.Key != IPCPrivate {
-		if o := t.findKey(req.Key); o != nil {
-			s := o.(*Shm)
-			if req.Create && req.Excl {
-				return nil, unix.EEXIST
-			}
-			if s.size < req.Size { // shm_more_checks
-				return nil, unix.EINVAL
-			}
-			if err := s.Check(c, access); err != nil {
-				return nil, err
-			}
-			return s, nil
-		}
-		if !req.Create {
-			return nil, unix.ENOENT
-		}
+// shmMoreChecks is shm_more_checks: an existing segment smaller than the
+// size asked for is EINVAL.
+func shmMoreChecks(s *Shm, req ShmGet) error {
+	if s.size < req.Size {
+		return unix.EINVAL
 	}
-	return t.newSeg(c, req)
+	return nil
 }
 
 // newSeg is newseg, its checks in its order: the size against SHMMIN
@@ -181,7 +165,11 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		return nil, err
 	}
 	if req.Size > 0 {
-		if err := pages.Truncate(int64(req.Size)); err != nil {
+		err := pages.Truncate(int64(req.Size))
+		if err == nil {
+			err = pages.Seal()
+		}
+		if err != nil {
 			pages.Close()
 			return nil, err
 		}
@@ -191,6 +179,8 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 		serial:  nextSerial(),
 		table:   t,
 		size:    req.Size,
+		cap:     req.Size,
+		sealed:  req.Size > 0,
 		cpid:    c.PID,
 		ctime:   t.ns.model.Now(),
 		hugetlb: req.HugeTLB,
@@ -202,18 +192,6 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 	}
 	t.tot += n
 	return s, nil
-}
-
-// Lookup finds a segment by key or id. A segment marked SHM_DEST is found
-// by id only, as the kernel finds it.
-func (t *ShmTable) Lookup(ref Ref) (*Shm, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	o, err := t.find(ref)
-	if err != nil {
-		return nil, err
-	}
-	return o.(*Shm), nil
 }
 
 // Attach is shmat as an open sees it: access is checked as ipcperms does,
@@ -232,8 +210,13 @@ func (t *ShmTable) Attach(c *Cred, s *Shm, access uint32) error {
 	return nil
 }
 
-// attach is shm_open. t.mu is held.
+// attach is shm_open. A segment not yet sealed may have been grown by a
+// passthrough write (follow): the attach takes that in first, so the new
+// handle finds the segment sized and sealed. t.mu is held.
 func (t *ShmTable) attach(c *Cred, s *Shm) {
+	if !s.sealed && !s.Deleted {
+		t.follow(s)
+	}
 	s.nattch++
 	s.atime = t.ns.model.Now()
 	s.lpid = c.PID
@@ -254,6 +237,13 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 	}
 	if s.nattch == 0 && s.Mode&ShmDest != 0 {
 		t.destroy(s)
+		return
+	}
+	if s.nattch == 0 && s.cap > s.size && s.pages.Truncate(int64(s.size)) == nil {
+		// The last user of pages kept through a shrink is gone: they
+		// shrink too, and shmall gets them back.
+		t.tot -= pagesOf(s.cap) - pagesOf(s.size)
+		s.cap = s.size
 	}
 }
 
@@ -261,7 +251,7 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 // pin and its charge go, and the memfd is closed. t.mu is held.
 func (t *ShmTable) destroy(s *Shm) {
 	t.remove(s)
-	t.tot -= pagesOf(s.size)
+	t.tot -= pagesOf(s.cap)
 	if s.lockedPgs > 0 {
 		t.ns.model.unpin(s.lockUID, s.lockedPgs)
 		s.lockedPgs = 0
@@ -269,33 +259,25 @@ func (t *ShmTable) destroy(s *Shm) {
 	s.pages.Close()
 }
 
-// Remove is IPC_RMID (do_shm_rmid): owner, creator or CAP_SYS_ADMIN may.
-// An unattached segment is destroyed at once; an attached one is marked
-// SHM_DEST, loses its key, and goes with its last detach.
-func (t *ShmTable) Remove(c *Cred, s *Shm) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := s.checkDown(c); err != nil {
-		return err
-	}
+// doShmRmid is do_shm_rmid: an unattached segment is destroyed at once;
+// an attached one is marked SHM_DEST, loses its key, and goes with its
+// last detach. t.mu is held.
+func (t *ShmTable) doShmRmid(s *Shm) {
 	if s.nattch == 0 {
 		t.destroy(s)
-		return nil
+		return
 	}
 	s.Mode |= ShmDest
 	t.forgetKey(s)
-	return nil
 }
 
-// Set is IPC_SET: owner, creator or CAP_SYS_ADMIN may change uid, gid and
-// the permission bits.
-func (t *ShmTable) Set(c *Cred, s *Shm, a SetAttr) error {
+// shmSet is the segment's part of IPC_SET: uid, gid and the permission
+// bits, and shm_ctim. t.mu is held.
+func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 	if a.QBytes != nil {
 		return unix.EINVAL
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := s.setAttr(c, a); err != nil {
+	if err := s.apply(a); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
@@ -303,9 +285,10 @@ func (t *ShmTable) Set(c *Cred, s *Shm, a SetAttr) error {
 }
 
 // Truncate sets shm_segsz as ftruncate does on a file: over shmmax is
-// EINVAL, growth past shmall pages in the namespace ENOSPC. checkAccess
-// asks for the write permission check that a truncate by path needs; an
-// open handle was checked when it was opened. A failed truncate changes
+// EINVAL, growth past shmall pages in the namespace ENOSPC, growth of an
+// attached segment past its pages EPERM (resize). checkAccess asks for
+// the write permission check that a truncate by path needs; an open
+// handle was checked when it was opened. A failed truncate changes
 // nothing.
 func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) error {
 	t.mu.Lock()
@@ -322,30 +305,79 @@ func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) erro
 	if size == s.size {
 		return nil
 	}
-	lim := t.ns.Limits()
-	if size > lim.ShmMax || size > math.MaxInt64 {
-		return unix.EINVAL
-	}
-	oldPgs, newPgs := pagesOf(s.size), pagesOf(size)
-	if tot := t.tot - oldPgs + newPgs; newPgs > oldPgs && (tot < t.tot || tot > lim.ShmAll) {
-		return unix.ENOSPC
-	}
-	if err := s.pages.Truncate(int64(size)); err != nil {
-		return err
-	}
-	if err := t.resized(s, size); err != nil {
-		s.pages.Truncate(int64(s.size))
+	if err := t.resize(s, size); err != nil {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
 	return nil
 }
 
-// resized takes in a new size of s's pages: shm_tot follows, and a
-// locked segment stays wholly pinned, its pages charged to whoever locked
-// it. If the pin cannot follow, nothing changes and the error is
+// resize gives s the size shm_segsz = size, within shmmax (EINVAL) and
+// shmall (ENOSPC), or changes nothing. This is where the rule of sealed
+// pages lives (docs/shm.md, "Size"):
+//
+//   - pages not yet sealed (a segment made empty by open(O_CREAT)) are
+//     sized and sealed: the first size a segment gets;
+//   - sealed pages that no process holds are cut, or replaced by larger
+//     ones holding the same bytes (Pages.Regrow);
+//   - sealed pages that an attach holds (an open file, a mapping, a
+//     passthrough file, all of which see the pages themselves) keep
+//     their size: a shrink zeroes and frees the tail, a growth within it
+//     zeroes what it brings back, a growth past it is EPERM, as the
+//     kernel's own write past the end of those pages is. shmall counts
+//     the pages' size until the last detach cuts them.
+//
+// t.mu is held.
+func (t *ShmTable) resize(s *Shm, size uint64) error {
+	lim := t.ns.Limits()
+	if size > lim.ShmMax || size > math.MaxInt64 {
+		return unix.EINVAL
+	}
+	held := s.sealed && s.nattch > 0
+	newCap := size
+	if held {
+		newCap = max(s.cap, size)
+	}
+	oldPgs, newPgs := pagesOf(s.cap), pagesOf(newCap)
+	if tot := t.tot - oldPgs + newPgs; newPgs > oldPgs && (tot < t.tot || tot > lim.ShmAll) {
+		return unix.ENOSPC
+	}
+	if held && size > s.cap {
+		return unix.EPERM
+	}
+	var err error
+	switch {
+	case held:
+		err = s.pages.Punch(int64(min(s.size, size)), int64(s.cap-min(s.size, size)))
+	case !s.sealed:
+		if err = s.pages.Truncate(int64(size)); err == nil && size > 0 {
+			if err = s.pages.Seal(); err != nil {
+				s.pages.Truncate(int64(s.size))
+			}
+		}
+	case size <= s.cap:
+		err = s.pages.Truncate(int64(size))
+	default:
+		err = s.pages.Regrow(int64(size))
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.resized(s, size, newCap); err != nil {
+		if !held {
+			s.pages.Truncate(int64(s.size))
+		}
+		return err
+	}
+	s.sealed = s.sealed || size > 0
+	return nil
+}
+
+// resized takes in a new size of s and of its pages: shm_tot follows,
+// and a locked segment stays wholly pinned, its pages charged to whoever
+// locked it. If the pin cannot follow, nothing changes and the error is
 // returned. t.mu is held.
-func (t *ShmTable) resized(s *Shm, size uint64) error {
+func (t *ShmTable) resized(s *Shm, size, cap uint64) error {
 	if s.Mode&ShmLocked != 0 {
 		if err := s.pages.Lock(int64(size)); err != nil {
 			return err
@@ -355,8 +387,8 @@ func (t *ShmTable) resized(s *Shm, size uint64) error {
 		s.lockedPgs = pagesOf(size)
 		m.pin(s.lockUID, s.lockedPgs)
 	}
-	t.tot = t.tot - pagesOf(s.size) + pagesOf(size)
-	s.size = size
+	t.tot = t.tot - pagesOf(s.cap) + pagesOf(cap)
+	s.size, s.cap = size, cap
 	return nil
 }
 
@@ -419,27 +451,34 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	return nil
 }
 
-// Stat is IPC_STAT.
-func (t *ShmTable) Stat(s *Shm) ShmStat {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.stat(s)
-}
-
-// follow takes in a size that the memfd reached without the server (a
-// write past the end that the kernel passed straight through) and
-// returns the pages' usage. The server could not refuse that growth, so
-// it is accounted whatever shmmax and shmall say. t.mu is held.
+// follow takes in a size that the pages reached without the server and
+// returns their usage. Sealed pages cannot grow; pages not yet sealed (a
+// segment made empty by open(O_CREAT), before its first size) can, by a
+// passthrough write past the end, which the server cannot refuse. Such a
+// growth within shmmax and shmall is taken as the segment's first size
+// and sealed; one past them is cut back to the size the model knows,
+// its pages freed. t.mu is held.
 func (t *ShmTable) follow(s *Shm) PageUsage {
 	u, err := s.pages.Stat()
 	if err != nil {
-		return PageUsage{Size: int64(s.size)}
+		return PageUsage{Size: int64(s.cap)}
 	}
-	if size := uint64(u.Size); size != s.size {
-		if t.resized(s, size) != nil {
-			// The pin could not grow: keep the old pin, take the size.
-			t.tot = t.tot - pagesOf(s.size) + pagesOf(size)
-			s.size = size
+	if size := uint64(u.Size); !s.sealed && size != s.size {
+		if t.resize(s, size) != nil {
+			s.pages.Truncate(int64(s.size))
+			if u2, err := s.pages.Stat(); err == nil {
+				u = u2
+			}
+		}
+	}
+	if s.cap > s.size {
+		// Pages kept through a shrink (resize) can be written past
+		// shm_segsz, as a file is written past its end: the size
+		// follows the last byte written there, within pages shmall
+		// already counts. (The tail was zeroed, so the last byte that
+		// is not zero is where such writes ended.)
+		if end, err := s.pages.DataEnd(int64(s.size), int64(s.cap)); err == nil && uint64(end) > s.size {
+			s.size = uint64(end)
 		}
 	}
 	return u
@@ -457,24 +496,4 @@ func (t *ShmTable) stat(s *Shm) ShmStat {
 		Nattch: s.nattch, Atime: s.atime, Dtime: s.dtime, Ctime: s.ctime,
 		Resident: resident, Name: EntryName(&s.Perm),
 	}
-}
-
-// List returns the segments that have a name in the table, in id order:
-// all but those removed and waiting for their last detach.
-func (t *ShmTable) List() []*Shm {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []*Shm
-	for _, o := range t.sorted() {
-		if s := o.(*Shm); s.Mode&ShmDest == 0 {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// Stats returns a snapshot of every segment in the table, in id order,
-// SHM_DEST ones included, as /proc/sysvipc/shm lists them.
-func (t *ShmTable) Stats() []ShmStat {
-	return collect(&t.Registry, t.stat)
 }

@@ -229,32 +229,6 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
-// TestFollowPassthroughGrowth: a write past the end that the kernel
-// passed straight to the memfd grows the segment without the server; the
-// model takes the new size in and counts its pages.
-func TestFollowPassthroughGrowth(t *testing.T) {
-	tab, ns, _ := shmTable(t)
-	s := create(t, tab, owner(), 0x42, page, 0o600)
-	if _, err := unix.Pwrite(s.Fd(), []byte{1}, int64(3*page)); err != nil {
-		t.Fatal(err)
-	}
-	if st := tab.Stat(s); st.Size != 3*page+1 {
-		t.Errorf("size after a write past the end: %d", st.Size)
-	}
-	setLimit(t, ns, "shmall", "5")
-	_, err := tab.Get(owner(), nsmodel.ShmGet{Key: 0x43, Size: 2 * page, Mode: 0o600, Create: true})
-	wantErr(t, "2 pages next to 4 followed ones, shmall 5", err, unix.ENOSPC)
-	create(t, tab, owner(), 0x43, page, 0o600)
-
-	// A truncate right after such a write starts from the real size: a
-	// shrink is a shrink, whatever the model saw last.
-	if _, err := unix.Pwrite(s.Fd(), []byte{1}, int64(5*page)); err != nil {
-		t.Fatal(err)
-	}
-	wantErr(t, "shrink after an unseen growth", tab.Truncate(owner(), s, 2*page, false), nil)
-	create(t, tab, owner(), 0x44, 2*page, 0o600) // 2 + 1 + 2 = 5 pages
-}
-
 // TestStatLooksOnce: one look at the pages gives both size and rss.
 func TestStatLooksOnce(t *testing.T) {
 	tab, _, log := shmTable(t)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shmfs/shmfs/internal/bench"
 )
 
 // benchRows are the operations every shmfs bench run must report, each
@@ -35,16 +37,8 @@ var benchRows = []struct {
 	{"ls -l time per entry, 256 ÷ 64", []string{"/dev/shm"}},
 }
 
-type benchResult struct {
-	Op         string    `json:"op"`
-	Unit       string    `json:"unit"`
-	Shmfs      float64   `json:"shmfs"`
-	Kernel     *float64  `json:"kernel"`
-	KernelPath string    `json:"kernel_path"`
-	Ratio      *float64  `json:"ratio"`
-	ShmfsRuns  []float64 `json:"shmfs_runs"`
-	KernelRuns []float64 `json:"kernel_runs"`
-}
+// benchResult is a row of bench --json, the type bench prints.
+type benchResult = bench.Result
 
 // TestBenchQuickJSON runs shmfs bench with a few small iterations and
 // checks that it reports every operation against every kernel path, with

@@ -44,6 +44,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	shmfsBin = filepath.Join(workDir, "shmfs")
+	// Background servers log here, not in /var/log/shmfs.
+	os.Setenv("SHMFS_LOG_DIR", filepath.Join(workDir, "logs"))
 	args := []string{"build", "-o", shmfsBin}
 	if raceEnabled {
 		args = append(args, "-race")

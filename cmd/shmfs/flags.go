@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // parseFlags parses args into fl, flags before or after the operands. On
@@ -18,8 +19,7 @@ func parseFlags(fl *flag.FlagSet, usage string, args []string) (operands []strin
 		if err := fl.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fmt.Print(usage)
-				fl.SetOutput(os.Stdout)
-				fl.PrintDefaults()
+				printFlags(os.Stdout, fl)
 				return nil, true, nil
 			}
 			return nil, false, err
@@ -34,4 +34,27 @@ func parseFlags(fl *flag.FlagSet, usage string, args []string) (operands []strin
 		operands = append(operands, args[0])
 		args = args[1:]
 	}
+}
+
+// printFlags lists the flags as the docs write them, --name, with their
+// usage text. A default is shown only for a flag that takes a value and
+// says nothing of its default itself: a boolean's usage says what it
+// does when given (flag's own "(default true)" for --allow-other, on as
+// root, contradicted its text).
+func printFlags(w io.Writer, fl *flag.FlagSet) {
+	fl.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			name = ""
+		}
+		head := "  --" + f.Name
+		if name != "" {
+			head += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", head, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if name != "" && f.DefValue != "" && f.DefValue != "0" && !strings.Contains(usage, "default") {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }

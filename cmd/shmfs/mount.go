@@ -12,7 +12,9 @@ import (
 	rtdebug "runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -26,11 +28,12 @@ import (
 const readyFdEnv = "SHMFS_READY_FD"
 
 func mountCmd(args []string) (err error) {
-	if fd := os.Getenv(readyFdEnv); fd != "" {
+	child := os.Getenv(readyFdEnv) != ""
+	if child {
 		// A --background child: the parent reports why it failed.
 		defer func() {
 			if err != nil {
-				tellParent(fd, "err "+err.Error())
+				tellParent("err " + err.Error())
 			}
 		}()
 	}
@@ -39,16 +42,20 @@ func mountCmd(args []string) (err error) {
 
 Mounts shmfs on MOUNTPOINT and serves it in the foreground until SIGINT,
 SIGTERM or an unmount, then exits 0. Prints one line when the mount is
-ready. A dead shmfs mount left on MOUNTPOINT is cleaned up first.
+ready. A dead shmfs mount left on MOUNTPOINT is cleaned up first. On
+SIGINT or SIGTERM every caller blocked on a queue or a set gets EIDRM, the
+mount goes (detached if still busy) and the server exits within 2 s; a
+second signal ends it at once.
 
 flags:
 `
 	root := os.Geteuid() == 0
 	background := fl.Bool("background", false, "return once the mount is ready and leave the server running detached")
-	allowOther := fl.Bool("allow-other", root, "let other users use the mount (on by default when run as root)")
+	allowOther := fl.Bool("allow-other", root, "let other users use the mount (on by default when run as root; --allow-other=false to refuse them)")
 	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
-	debug := fl.Bool("debug", false, "log every FUSE request")
+	debug := fl.Bool("debug", false, "log every FUSE request (to the log, else to stderr)")
 	isolate := fl.Bool("isolate", false, "show each caller that is not root in the server's namespaces only the namespace of its own kernel IPC namespace (see docs/containers.md)")
+	logPath := fl.String("log", "", "append one line per event (mount, unmount, signals, warnings, refused commands; with --debug every request) to `FILE`;\nwith --background the default is /var/log/shmfs/<mount point>.log as root, $XDG_RUNTIME_DIR/shmfs/<mount point>.log otherwise,\nthe mount point's slashes as dashes (/mnt/shmfs: mnt-shmfs.log); in the foreground, warnings go to stderr")
 	operands, help, err := parseFlags(fl, usage, args)
 	if err != nil {
 		return fmt.Errorf("mount: %v", err)
@@ -64,7 +71,7 @@ flags:
 		return fmt.Errorf("mount %s: %v", operands[0], err)
 	}
 	if *background {
-		return startBackground(args)
+		return startBackground(args, dir)
 	}
 	if err := prepareMountpoint(dir); err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
@@ -76,9 +83,19 @@ flags:
 			}
 		}
 	}
+	lg, err := openServerLog(*logPath, child, dir, *debug)
+	if err != nil {
+		return fmt.Errorf("mount %s: %v", dir, err)
+	}
+	if child {
+		lg.takeStderr()
+	}
+	if n := entriesIn(dir); n > 0 {
+		lg.Warn(fmt.Sprintf("%s is not empty: its %d entries are hidden while shmfs is mounted there", dir, n))
+	}
 	// Take signals from here on, so that one that comes while mounting
 	// still unmounts.
-	sig := make(chan os.Signal, 1)
+	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	raiseNofile()
 	// The heap is small, and most of it lives as long as its segments:
@@ -87,32 +104,105 @@ flags:
 	if os.Getenv("GOGC") == "" {
 		rtdebug.SetGCPercent(gcPercent)
 	}
-	m, err := fs.New(dir, nsmodel.NewModel(backing.New), fs.Config{
+	model := nsmodel.NewModel(backing.New)
+	m, err := fs.New(dir, model, fs.Config{
 		AllowOther:    *allowOther,
 		DirectMount:   root,
 		NoPassthrough: *noPassthrough,
 		Debug:         *debug,
 		Isolate:       *isolate,
+		Log:           lg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
 	ready := fmt.Sprintf("shmfs: mounted on %s, segment I/O %s", dir, m.Mode())
-	if fd := os.Getenv(readyFdEnv); fd != "" {
-		tellParent(fd, "ok "+ready)
+	if lg.path != "" {
+		ready += ", log in " + lg.path
+	}
+	v, _ := buildVersion()
+	lg.Info("mounted", "dir", dir, "mode", m.Mode(), "pid", os.Getpid(), "version", v)
+	if child {
+		// The parent prints the line, and tells the service manager
+		// (it is the process the manager started).
+		tellParent("ok " + ready)
 	} else {
 		fmt.Println(ready)
+		if err := sdNotify("READY=1", "STATUS=mounted on "+dir); err != nil {
+			lg.Warn("sd_notify: " + err.Error())
+		}
 	}
 
-	go func() {
-		<-sig
-		if err := m.Unmount(); err != nil {
-			// Busy: detach the mount so it goes once its users do.
-			unix.Unmount(dir, unix.MNT_DETACH)
-		}
-	}()
+	go stopOnSignal(sig, m, model, dir, lg)
 	m.Server.Wait()
+	notifyStopping("unmounted")
+	lg.Info("unmounted", "dir", dir)
 	return nil
+}
+
+// stopGrace is how long a server that was told to stop goes on serving
+// a mount that is still in use before it exits anyway.
+const stopGrace = 2 * time.Second
+
+// stopOnSignal ends the server on SIGINT or SIGTERM, whatever its callers
+// are doing. Every caller blocked on a queue or a set wakes with EIDRM, as
+// if its object were removed, so that its request ends and it can close
+// its file; then the mount is unmounted, or detached if it is still busy
+// (a segment open or mapped), and the server exits when serving ends, or
+// after stopGrace. A second signal ends the server at once. (Before,
+// a reader blocked on a queue held the detached mount and the server
+// forever, and later signals went unheard.)
+func stopOnSignal(sig chan os.Signal, m *fs.Mount, model *nsmodel.Model, dir string, lg *serverLog) {
+	s := <-sig
+	lg.Info("signal: unmounting", "signal", s.String(), "dir", dir)
+	notifyStopping("unmounting on " + s.String())
+	model.Shutdown(unix.EIDRM)
+	deadline := time.AfterFunc(stopGrace, func() {
+		lg.Warn("still in use after the grace period: ending the server; open files of the mount now fail with ENOTCONN", "dir", dir, "grace", stopGrace.String())
+		exitNow(dir)
+	})
+	defer deadline.Stop()
+	go func() {
+		s := <-sig
+		lg.Warn("second signal: ending the server now", "signal", s.String(), "dir", dir)
+		exitNow(dir)
+	}()
+	if err := m.Unmount(); err != nil {
+		// Busy: detach the mount so that no new user comes; the users it
+		// has (now unblocked) finish, or the grace period ends.
+		lg.Warn("busy: detached the mount; the server ends when its last user does, or in "+stopGrace.String(), "dir", dir, "users", strings.Join(usersOf(dir), ","))
+		unix.Unmount(dir, unix.MNT_DETACH)
+		// Callers that blocked while the mount was going away.
+		model.Shutdown(unix.EIDRM)
+	}
+}
+
+var stopping sync.Once
+
+// notifyStopping tells the service manager, once, that the server is
+// stopping, and why.
+func notifyStopping(status string) {
+	stopping.Do(func() { sdNotify("STOPPING=1", "STATUS="+status) })
+}
+
+// exitNow ends a server that must stop while requests are still in
+// flight: the mount is detached (if it is not gone yet) and the process
+// exits, which closes /dev/fuse; the kernel then fails what is left with
+// ENOTCONN.
+func exitNow(dir string) {
+	unix.Unmount(dir, unix.MNT_DETACH)
+	os.Exit(0)
+}
+
+// entriesIn counts what a mount on dir would hide.
+func entriesIn(dir string) int {
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	return len(names)
 }
 
 // gcPercent is the server's GOGC, unless the environment sets one.
@@ -194,12 +284,15 @@ func unescapeMount(s string) string {
 	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
 }
 
-// startBackground runs the same mount in a detached child and returns once
-// the child says the mount is ready, or passes on why it failed.
-func startBackground(args []string) error {
+// startBackground runs the same mount in a detached child (flags args,
+// which may hold --background, and the mount point dir) and returns once
+// the child says the mount is ready, or passes on why it failed. It
+// prints the ready line with the child's pid, unless quiet, and tells a
+// service manager that the child is the service's main process.
+func startBackground(args []string, dir string) error {
 	var rest []string
 	for _, a := range args {
-		if a != "--background" && a != "-background" && a != "--background=true" {
+		if a != "--background" && a != "-background" && a != "--background=true" && a != "-background=true" {
 			rest = append(rest, a)
 		}
 	}
@@ -210,6 +303,11 @@ func startBackground(args []string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	// The warning a foreground mount logs to stderr; the background
+	// server logs it to its log, which the user may never read.
+	if n := entriesIn(dir); n > 0 && prepareMountpoint(dir) == nil {
+		fmt.Fprintf(os.Stderr, "shmfs: warning: %s is not empty: its %d entries are hidden while shmfs is mounted there\n", dir, n)
 	}
 	cmd := exec.Command(self, append([]string{"mount"}, rest...)...)
 	cmd.Env = append(os.Environ(), readyFdEnv+"=3")
@@ -224,7 +322,10 @@ func startBackground(args []string) error {
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	line = strings.TrimSuffix(line, "\n")
 	if msg, ok := strings.CutPrefix(line, "ok "); ok {
-		fmt.Printf("%s (pid %d)\n", msg, cmd.Process.Pid)
+		if !quietBackground {
+			fmt.Printf("%s (pid %d)\n", msg, cmd.Process.Pid)
+		}
+		sdNotify("MAINPID="+strconv.Itoa(cmd.Process.Pid), "READY=1", "STATUS=mounted on "+dir)
 		cmd.Process.Release()
 		return nil
 	}
@@ -235,9 +336,13 @@ func startBackground(args []string) error {
 	return errors.New("mount: the background server exited before the mount was ready")
 }
 
-func tellParent(fd, msg string) {
+// quietBackground keeps startBackground from printing the ready line: a
+// mount helper run by mount(8) says nothing unless -v.
+var quietBackground bool
+
+func tellParent(msg string) {
 	f := os.NewFile(3, "ready")
-	if fd != "3" || f == nil {
+	if os.Getenv(readyFdEnv) != "3" || f == nil {
 		return
 	}
 	fmt.Fprintln(f, msg)

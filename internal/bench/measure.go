@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// result is one row of the table, as --json gives it. Figures are in
+// Result is one row of the table, as --json gives it. Figures are in
 // unit; ratio is shmfs ÷ kernel, the median of the per-run ratios (each
 // between two measurements taken next to each other).
-type result struct {
+type Result struct {
 	Op         string    `json:"op"`
 	Unit       string    `json:"unit"`
 	Shmfs      float64   `json:"shmfs"`
@@ -27,13 +27,13 @@ type result struct {
 	KernelRuns []float64 `json:"kernel_runs,omitempty"`
 }
 
-// report is a whole run.
-type report struct {
+// Report is a whole run.
+type Report struct {
 	Date    string      `json:"date"`
 	Machine machineInfo `json:"machine"`
 	Config  configInfo  `json:"config"`
-	Rows    []result    `json:"rows"`
-	Floors  []floor     `json:"floors,omitempty"`
+	Rows    []Result    `json:"rows"`
+	Floors  []Floor     `json:"floors,omitempty"`
 	Notes   []string    `json:"notes,omitempty"`
 	Seconds float64     `json:"seconds"`
 }
@@ -63,9 +63,9 @@ type configInfo struct {
 // measure runs every wanted group cfg.runs times, the sides of a group
 // one after the other in an order that rotates from run to run, then the
 // scale measurements.
-func (b *bench) measure() (*report, error) {
+func (b *bench) measure() (*Report, error) {
 	start := time.Now()
-	rep := &report{Date: start.UTC().Format("2006-01-02 15:04 UTC"), Machine: machine()}
+	rep := &Report{Date: start.UTC().Format("2006-01-02 15:04 UTC"), Machine: machine()}
 	rep.Config = configInfo{
 		Runs: b.cfg.runs, SizeMiB: b.cfg.size >> 20, AttachN: b.cfg.attachN,
 		CreateN: b.cfg.createN, StatN: b.cfg.statN, Scale: b.cfg.scale,
@@ -73,7 +73,7 @@ func (b *bench) measure() (*report, error) {
 	}
 	// The scale rows come first, on a server that has served nothing yet,
 	// so its memory before the tables is a clean baseline.
-	var scaleRows []result
+	var scaleRows []Result
 	if b.cfg.want("scale") {
 		var err error
 		if scaleRows, err = b.measureScale(); err != nil {
@@ -116,8 +116,8 @@ func (b *bench) measure() (*report, error) {
 	return rep, nil
 }
 
-func rowResult(rw row, shmfs, kernel []map[string]float64) result {
-	res := result{Op: rw.op, Unit: rw.unit.name, KernelPath: rw.path, Target: rw.target.String()}
+func rowResult(rw row, shmfs, kernel []map[string]float64) Result {
+	res := Result{Op: rw.op, Unit: rw.unit.name, KernelPath: rw.path, Target: rw.target.String()}
 	if res.KernelPath == "" {
 		res.KernelPath = rw.kernel
 	}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // of cfg.scale in turn, and at each size measures ls -l of both,
 // alternating, and the server's resident memory and descriptors against
 // what it had before the first segment.
-func (b *bench) measureScale() ([]result, error) {
+func (b *bench) measureScale() ([]Result, error) {
 	sizes := b.cfg.scale
 	top := sizes[len(sizes)-1]
 	if top > 4096 {
@@ -58,7 +58,7 @@ func (b *bench) measureScale() ([]result, error) {
 		b.run(nil, "remove", b.shm, strconv.Itoa(int(base)), strconv.Itoa(top))
 		os.RemoveAll(dev)
 	}()
-	var rows []result
+	var rows []Result
 	perEntry := map[int][2]float64{} // ls -l time per entry, shmfs and /dev/shm
 	have := 0
 	for _, n := range sizes {
@@ -110,7 +110,7 @@ func (b *bench) measureScale() ([]result, error) {
 		t := valueAtMost(1.5, "")
 		met := t.met(s)
 		ratio := s / k
-		rows = append(rows, result{
+		rows = append(rows, Result{
 			Op: fmt.Sprintf("ls -l time per entry, %d ÷ %d", hi, lo), Unit: "×",
 			Shmfs: s, Kernel: &k, KernelPath: "/dev/shm", Ratio: &ratio, Target: t.String() + " (linear)", Met: &met,
 			ShmfsRuns: []float64{s}, KernelRuns: []float64{k},
@@ -120,8 +120,8 @@ func (b *bench) measureScale() ([]result, error) {
 }
 
 // valueRow is a figure of the server alone, per segment.
-func valueRow(op, unit string, total float64, n int, t target) result {
+func valueRow(op, unit string, total float64, n int, t target) Result {
 	v := total / float64(n)
 	met := t.met(v)
-	return result{Op: op, Unit: unit, Shmfs: v, Target: t.String(), Met: &met, ShmfsRuns: []float64{v}}
+	return Result{Op: op, Unit: unit, Shmfs: v, Target: t.String(), Met: &met, ShmfsRuns: []float64{v}}
 }

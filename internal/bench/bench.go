@@ -1,4 +1,8 @@
-package main
+// Package bench is `shmfs bench`: it mounts a fresh shmfs served by a
+// child `shmfs mount`, measures it side by side with the kernel's own
+// paths in the same run, and prints the table (or JSON of Report, whose
+// rows are Result, the type the tests decode). cmd/shmfs only dispatches.
+package bench
 
 import (
 	"bufio"
@@ -64,7 +68,8 @@ type bench struct {
 	restore []func()
 }
 
-func benchCmd(args []string) error {
+// Cmd runs `shmfs bench` with args, the words after "bench".
+func Cmd(args []string) error {
 	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fl.Usage = func() {
 		fmt.Fprint(fl.Output(), `usage: shmfs bench [flags]

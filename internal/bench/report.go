@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 )
 
 // print writes the report as a table, or as JSON with --json.
-func (b *bench) print(rep *report) error {
+func (b *bench) print(rep *Report) error {
 	if b.cfg.json {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")

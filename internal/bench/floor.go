@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// floor is a cost that every FUSE server pays on this machine, measured
+// Floor is a cost that every FUSE server pays on this machine, measured
 // in the same run as the table: what no change to shmfs can remove.
-type floor struct {
+type Floor struct {
 	Name string    `json:"name"`
 	Us   float64   `json:"us"`
 	Runs []float64 `json:"runs"`
@@ -33,7 +33,7 @@ type placement struct {
 // on a minimal single-threaded C server and
 // on shmfs, with client and server on one CPU and on two, and the
 // passthrough backing-file registration that go-fuse does per open.
-func (b *bench) measureFloors() ([]floor, error) {
+func (b *bench) measureFloors() ([]Floor, error) {
 	raw, stop, err := b.startRawFuse()
 	if err != nil {
 		return nil, err
@@ -64,10 +64,10 @@ func (b *bench) measureFloors() ([]floor, error) {
 	defer setAffinity(shmfsPid, &orig)
 
 	n := strconv.Itoa(max(b.cfg.statN*3, 100))
-	var floors []floor
+	var floors []Floor
 	for _, p := range places {
-		fr := floor{Name: "FUSE round trip, minimal C server, " + p.name}
-		fs := floor{Name: "FUSE round trip, shmfs (go-fuse), " + p.name}
+		fr := Floor{Name: "FUSE round trip, minimal C server, " + p.name}
+		fs := Floor{Name: "FUSE round trip, shmfs (go-fuse), " + p.name}
 		for r := 0; r < b.cfg.runs; r++ {
 			if err := setAffinity(raw.Process.Pid, cpuSet(p.server, &orig)); err != nil {
 				return nil, err
@@ -75,7 +75,7 @@ func (b *bench) measureFloors() ([]floor, error) {
 			if err := setAffinity(shmfsPid, cpuSet(p.server, &orig)); err != nil {
 				return nil, err
 			}
-			for _, side := range []*floor{&fr, &fs} {
+			for _, side := range []*Floor{&fr, &fs} {
 				path := seg
 				if side == &fr {
 					path = filepath.Join(b.tmp, "floor", "f")
@@ -93,7 +93,7 @@ func (b *bench) measureFloors() ([]floor, error) {
 	setAffinity(shmfsPid, &orig)
 
 	if fd, ok := fuseFdOf(shmfsPid); ok {
-		fb := floor{Name: "passthrough backing file register + unregister (2 ioctls)"}
+		fb := Floor{Name: "passthrough backing file register + unregister (2 ioctls)"}
 		for r := 0; r < b.cfg.runs; r++ {
 			res, err := b.run(nil, "backing", strconv.Itoa(shmfsPid), strconv.Itoa(fd), n)
 			if err != nil {
