@@ -31,6 +31,8 @@ import (
 //	                            (msg/<key>,msgtyp=..., ...): a hash of the
 //	                            serial and the canonical options, in the
 //	                            62 bits below optionBit
+//	1<<61 | ...                 below MOUNT/kernel/: the kernel's own
+//	                            namespaces (kernelTree.ino), laid out below
 //	1<<63 and up                go-fuse's automatic numbers, never used
 //
 // Serials stay below 2^54 (slotBits 8), which a process does not reach.
@@ -92,3 +94,21 @@ func sharedAttr(mode, ino uint64) gofs.StableAttr {
 func freshAttr(mode, ino uint64) gofs.StableAttr {
 	return gofs.StableAttr{Mode: uint32(mode) & syscall.S_IFMT, Ino: ino, Gen: gen.Add(1)}
 }
+
+// Inode numbers below kernel/ have bit 61 set, which no model number
+// (serials shifted by slotBits stay below 2^61 while serials stay below
+// 2^53; names with options have bit 62; go-fuse's own start at 2^63)
+// has. Below it: a per-mount index of the namespace (24 bits, from 1;
+// 0 for kernel/ itself and self), the node's kind (4 bits) and a number
+// within the kind (32 bits: an IPC id, or which fixed file). Queue names
+// with options take bit 60 and a hash (kernelQueueIno).
+const (
+	kinoBase = 1 << 61
+
+	kinoTop     = 0 // n: 0 kernel/, 1 self
+	kinoNSDir   = 1 // n: 0 the namespace, 1 sysvipc/, 2 limits/, 3+kind a table
+	kinoCtl     = 2 // n: kind
+	kinoSysvipc = 3 // n: kind
+	kinoLimit   = 4 // n: index in LimitNames
+	kinoObject  = 5 // n: the id; kind in bits 56-57
+)

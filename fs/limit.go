@@ -74,6 +74,10 @@ func (h *limitHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 		return uint32(len(data)), 0
 	}
 	if err := h.node.ns.SetLimit(callerCred(ctx), h.node.name, string(data)); err != nil {
+		// The handle reads back why, from offset 0.
+		err = because(err, limitReason(h.node.name, data))
+		logRefusal("limits/"+h.node.name, data, err)
+		h.text = []byte(reasonLine(err))
 		return 0, errno(err)
 	}
 	if h.node.name == "shmmni" {

@@ -123,6 +123,9 @@ type Mount struct {
 // New mounts model on dir and starts serving it.
 func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	st := &mountState{model: model, inval: newInvalidator()}
+	if cfg.Log != nil {
+		refusalLog.Store(cfg.Log)
+	}
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{

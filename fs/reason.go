@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -65,9 +66,16 @@ func reasonLine(err error) string {
 	return fmt.Sprintf("%s: %s\n", unix.ErrnoName(e), e.Error())
 }
 
+// refusalLog is the server's log (Config.Log), set when the mount is
+// made; nil logs nothing.
+var refusalLog atomic.Pointer[slog.Logger]
+
 // logRefusal puts a refusal in the server's log.
 func logRefusal(file string, command []byte, err error) {
-	slog.Info("refused", "file", file, "command", string(trimCommand(command)), "reason", reasonLine(err)[:len(reasonLine(err))-1])
+	if l := refusalLog.Load(); l != nil {
+		line := reasonLine(err)
+		l.Info("refused", "file", file, "command", string(trimCommand(command)), "reason", line[:len(line)-1])
+	}
 }
 
 // trimCommand is a command as the log shows it: its first line, cut at
@@ -152,10 +160,48 @@ func createReason(kind string, key int32) func(syscall.Errno) string {
 	}
 }
 
+// limitReason explains why a write of data to limits/name was refused.
+func limitReason(name string, data []byte) func(syscall.Errno) string {
+	v := string(trimCommand(data))
+	return func(e syscall.Errno) string {
+		switch e {
+		case syscall.EINVAL:
+			if name == "sem" {
+				return fmt.Sprintf("%q is not four decimal numbers (semmsl semmns semopm semmni)", v)
+			}
+			return fmt.Sprintf("%q is not a decimal number in range for %s", v, name)
+		case syscall.ERANGE:
+			return fmt.Sprintf("%q is out of range for %s", v, name)
+		case syscall.EACCES, syscall.EPERM:
+			return fmt.Sprintf("only root (an administrator, where limits are quotas) may set %s", name)
+		}
+		return ""
+	}
+}
+
+// semWriteReason explains why a write to a set's file was refused.
+func semWriteReason(e syscall.Errno) string {
+	switch e {
+	case syscall.EINVAL:
+		return "not a semop (\"NUM OP [SEM_UNDO|IPC_NOWAIT]; ...\", \"timeout=S\"), SETVAL NUM VALUE or SETALL VALUE..., or a value the set refuses"
+	case syscall.EFBIG:
+		return "a semaphore number is past the set's last"
+	case syscall.E2BIG:
+		return "more operations than semopm"
+	case syscall.ERANGE:
+		return "a value would leave 0..32767"
+	case syscall.EACCES:
+		return "the set's mode denies it"
+	case syscall.EIDRM:
+		return "the set was removed"
+	}
+	return ""
+}
+
 // refName is how a reason names the object a command named.
 func refName(r nsmodel.Ref) string {
 	if r.ByID {
 		return fmt.Sprintf("id=%d", r.ID)
 	}
-	return fmt.Sprintf("%#010x", uint32(r.Key))
+	return fmt.Sprintf("0x%08x", uint32(r.Key))
 }

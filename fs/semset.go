@@ -170,30 +170,48 @@ func (h *semHandle) pidOf(ctx context.Context) int32 {
 // Write is semop, or semtimedop with a timeout. A request at an offset
 // is the tail of a write the kernel cut, whose head was refused.
 func (h *semHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n, err := h.write(ctx, data, off)
+	if err != nil {
+		if e := errno(err); e != syscall.EINTR && e != syscall.EAGAIN {
+			// The next read gives the reason, once, and then the
+			// values again.
+			err = because(err, semWriteReason)
+			logRefusal("sem", data, err)
+			h.mu.Lock()
+			h.text, h.read = []byte(reasonLine(err)), 0
+			h.mu.Unlock()
+		}
+		return 0, errno(err)
+	}
+	return n, 0
+}
+
+// write runs one write: a semop, or a SETVAL or SETALL.
+func (h *semHandle) write(ctx context.Context, data []byte, off int64) (uint32, error) {
 	if (off != 0 && !h.appending) || len(data) > semMaxWrite {
 		return 0, syscall.EINVAL
 	}
 	if isSemctlWrite(data) {
 		if err := h.semctl(ctx, data); err != nil {
-			return 0, errno(err)
+			return 0, err
 		}
 		h.sc.moved()
-		return uint32(len(data)), 0
+		return uint32(len(data)), nil
 	}
 	var buf [semFastOps]nsmodel.Sembuf
 	req, err := parseSemop(data, buf[:0])
 	if err != nil {
-		return 0, errno(err)
+		return 0, err
 	}
 	h.poll.wrote(req.Ops)
 	if !h.undos.Load() && hasUndo(req.Ops) {
 		h.undos.Store(true)
 	}
 	if err := h.s.Op(ctx, h.cred, h.pidOf(ctx), &h.undo, req); err != nil {
-		return 0, errno(err)
+		return 0, err
 	}
 	h.sc.moved()
-	return uint32(len(data)), 0
+	return uint32(len(data)), nil
 }
 
 // Read shows the values, as GETALL, in decimal separated by blanks.
