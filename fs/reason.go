@@ -183,7 +183,7 @@ func limitReason(name string, data []byte) func(syscall.Errno) string {
 func semWriteReason(e syscall.Errno) string {
 	switch e {
 	case syscall.EINVAL:
-		return "not a semop (\"NUM OP [SEM_UNDO|IPC_NOWAIT]; ...\", \"timeout=S\"), SETVAL NUM VALUE or SETALL VALUE..., or a value the set refuses"
+		return "not a semop (NUM OP [FLAGS]; ...), SETVAL or SETALL, or a value the set refuses"
 	case syscall.EFBIG:
 		return "a semaphore number is past the set's last"
 	case syscall.E2BIG:

@@ -145,6 +145,8 @@ type semHandle struct {
 	mu   sync.Mutex
 	text []byte
 	read int
+	// failed: text is the reason of a refused write, not values.
+	failed bool
 }
 
 var (
@@ -178,11 +180,17 @@ func (h *semHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 			err = because(err, semWriteReason)
 			logRefusal("sem", data, err)
 			h.mu.Lock()
-			h.text, h.read = []byte(reasonLine(err)), 0
+			h.text, h.read, h.failed = []byte(reasonLine(err)), 0, true
 			h.mu.Unlock()
 		}
 		return 0, errno(err)
 	}
+	h.mu.Lock()
+	if h.failed {
+		// A reason not read is not kept past a command that worked.
+		h.text, h.failed = nil, false
+	}
+	h.mu.Unlock()
 	return n, 0
 }
 
@@ -228,7 +236,7 @@ func (h *semHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 	n := copy(dest, h.text[h.read:])
 	h.read += n
 	if n == 0 {
-		h.text = nil
+		h.text, h.failed = nil, false
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
