@@ -18,10 +18,17 @@ import (
 //	MSG_EXCEPT   MSG_NOERROR   MSG_COPY   IPC_NOWAIT    the msgrcv flags
 //	mtext        reads give, and writes take, the mtext alone
 //	mtype=N      the type an mtext write is sent with (default 1); implies mtext
+//	recv         nothing but itself: msgrcv with msgtyp 0, in msgbuf framing
 //
-// A name without options is the queue in struct msgbuf framing with
-// msgtyp 0. Names are parsed strictly: an unknown or repeated option, or
-// a number that does not parse, is EINVAL.
+// A name without options is the queue as a listing shows it, for
+// browsing: its writes are msgsnd in struct msgbuf framing, but its reads
+// never take a message and never block. They copy the messages in order
+// (MSG_COPY with IPC_NOWAIT: one message per read(2), the end of the file
+// after the last), so that ls -lR, grep -r, tar, cp -r, find -exec cat or
+// file over a namespace leave every queue as it was (docs/msg.md).
+// Receiving is asked for by a name with options: msg/<key>,recv, or any
+// of the others but MSG_COPY. Names are parsed strictly: an unknown or
+// repeated option, or a number that does not parse, is EINVAL.
 type msgView struct {
 	typ   int64 // msgtyp
 	flags int   // nsmodel.MsgExcept, MsgNoError, MsgCopy, IPCNoWait
@@ -29,6 +36,16 @@ type msgView struct {
 	mtype int64
 	// spec is the options in a canonical form, "" for none.
 	spec string
+	// peek: the name has no options, and its reads copy (browsing).
+	peek bool
+}
+
+// readFlags are the msgrcv flags of a read through the view.
+func (v msgView) readFlags() int {
+	if v.peek {
+		return nsmodel.MsgCopy | nsmodel.IPCNoWait
+	}
+	return v.flags
 }
 
 // parseMsgName splits a name into the entry name and its view.
@@ -36,6 +53,7 @@ func parseMsgName(name string) (string, msgView, error) {
 	v := msgView{mtype: 1}
 	entry, opts, ok := strings.Cut(name, ",")
 	if !ok {
+		v.peek = true
 		return entry, v, nil
 	}
 	seen := map[string]bool{}
@@ -56,6 +74,7 @@ func parseMsgName(name string) (string, msgView, error) {
 			return "", v, syscall.EINVAL
 		case key == "mtext":
 			v.mtext = true
+		case key == "recv":
 		case key == "MSG_EXCEPT":
 			v.flags |= nsmodel.MsgExcept
 		case key == "MSG_NOERROR":

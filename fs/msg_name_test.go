@@ -13,7 +13,8 @@ func TestParseMsgName(t *testing.T) {
 		entry string
 		view  msgView
 	}{
-		{"0x0000162e", "0x0000162e", msgView{mtype: 1}},
+		{"0x0000162e", "0x0000162e", msgView{mtype: 1, peek: true}},
+		{"0x0000162e,recv", "0x0000162e", msgView{mtype: 1}},
 		{"private.7,msgtyp=-5,MSG_NOERROR", "private.7", msgView{typ: -5, flags: nsmodel.MsgNoError, mtype: 1}},
 		{"0x00000001,MSG_COPY,IPC_NOWAIT,msgtyp=3", "0x00000001", msgView{typ: 3, flags: nsmodel.MsgCopy | nsmodel.IPCNoWait, mtype: 1}},
 		{"0x00000001,MSG_EXCEPT,msgtyp=2", "0x00000001", msgView{typ: 2, flags: nsmodel.MsgExcept, mtype: 1}},

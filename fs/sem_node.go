@@ -55,6 +55,7 @@ func (n *semNode) fill(a *fuse.Attr) {
 	st := n.s.Stat()
 	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
 	a.Size = semMaxWrite
+	a.Blocks = a.Size / 512 // not sparse to cp (msgNode.fill)
 	a.Owner = fuse.Owner{Uid: st.UID, Gid: st.GID}
 	a.Nlink = 1
 	if st.Deleted {
