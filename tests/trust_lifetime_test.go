@@ -52,14 +52,25 @@ func runLong(t *testing.T, argv ...string) {
 }
 
 // growthLimit is the growth of the server's anonymous memory, in KiB,
-// that the lifetime tests allow: the garbage collector's slack and the
-// race detector's shadow, not the tens of MiB that a node per walk made.
+// that the lifetime tests allow: the garbage collector's slack, not the
+// 130 MiB (20,000 walks) and 43 MiB (5,000 namespaces) that a node
+// subtree per walk and a namespace node never freed cost before.
 const growthLimit = 8 << 10
 
+// skipUnderRace: a server built with the race detector keeps shadow
+// memory and synchronization metadata that it does not give back (5,000
+// namespaces made and removed grew one by 1.4 GB, where the same server
+// without it grew by 4 MB), so its figure says nothing of a leak.
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("memory growth is measured without the race detector (go test without -race)")
+	}
+}
 // TestLifetimeTenantWalks: under --isolate, 20,000 stats of self/shm/ctl
 // by a tenant leave the server's memory where it was. Each walk through
 // self once made a namespace node whose subtree was never freed.
 func TestLifetimeTenantWalks(t *testing.T) {
+	skipUnderRace(t)
 	mnt := mountShmfs(t, "--isolate")
 	pid := serverPid(t, mnt)
 	k := newTenant(t, 65534, 65534, "")
@@ -90,6 +101,7 @@ func TestLifetimeTenantWalks(t *testing.T) {
 // TestLifetimeNamespaces: 5,000 namespaces made and removed give their
 // memory back.
 func TestLifetimeNamespaces(t *testing.T) {
+	skipUnderRace(t)
 	mnt := mountShmfs(t)
 	pid := serverPid(t, mnt)
 	cycle := func(n int) {
