@@ -66,6 +66,7 @@ func skipUnderRace(t *testing.T) {
 		t.Skip("memory growth is measured without the race detector (go test without -race)")
 	}
 }
+
 // TestLifetimeTenantWalks: under --isolate, 20,000 stats of self/shm/ctl
 // by a tenant leave the server's memory where it was. Each walk through
 // self once made a namespace node whose subtree was never freed.
