@@ -107,11 +107,6 @@ func (m *mountState) removed(s *nsmodel.Shm) {
 	}
 }
 
-// rootIno is the root's inode number; a model serial s is inode s+1.
-const rootIno = 1
-
-func inoOf(serial uint64) uint64 { return serial + rootIno }
-
 // started is the time that directories and fixed files show.
 var started = uint64(time.Now().Unix())
 
@@ -146,6 +141,9 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	// not by the tenancy's first reap two seconds in: the server's
 	// descriptors beside its segments' are all there from the start.
 	model.ServerNS()
+	if cfg.Log != nil {
+		refusalLog.Store(cfg.Log)
+	}
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{
@@ -236,6 +234,9 @@ func errno(err error) syscall.Errno {
 	}
 	if e, ok := err.(syscall.Errno); ok {
 		return e
+	}
+	if r, ok := err.(*refusal); ok {
+		return r.errno
 	}
 	if pe, ok := err.(*os.PathError); ok {
 		return errno(pe.Err)
