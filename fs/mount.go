@@ -167,28 +167,36 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		NullPermissions: true,
 		RootStableAttr:  &gofs.StableAttr{Ino: rootIno},
 	}
-	conn := fuseconn.New(fuseconn.Options{IOUring: cfg.IOUring})
+	// How segment I/O is served is decided once INIT is answered and
+	// before any request is served: a request that saw it undecided
+	// could open a segment without passthrough on a passthrough mount.
+	var setupErr error
+	beforeServe := func(srv *fuse.Server) {
+		if cfg.NoPassthrough || !probePassthrough(srv) {
+			return
+		}
+		// The mount's device, without a request (nothing serves yet).
+		var stx unix.Statx_t
+		if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_STATX_DONT_SYNC, unix.STATX_TYPE, &stx); err != nil {
+			setupErr = err
+			return
+		}
+		st.passthrough = true
+		st.held = newHeldMaps(stx.Dev_major, stx.Dev_minor)
+		model.SharePages() // openers reach the memfds themselves
+	}
+	conn := fuseconn.New(fuseconn.Options{IOUring: cfg.IOUring, BeforeServe: beforeServe})
 	if err := mountTree(dir, root, opts, cfg.Isolate, conn); err != nil {
 		return nil, err
 	}
-	srv := conn.Server()
-	m := &Mount{Server: conn, state: st}
-	if !cfg.NoPassthrough {
-		st.passthrough = probePassthrough(srv)
+	if setupErr != nil {
+		conn.Unmount()
+		return nil, setupErr
 	}
-	m.Passthrough = st.passthrough
+	m := &Mount{Server: conn, state: st, Passthrough: st.passthrough}
 	var fi unix.Stat_t
 	if err := unix.Stat(dir, &fi); err == nil {
 		m.dev = fi.Dev
-	}
-	if st.passthrough {
-		var fi unix.Stat_t
-		if err := unix.Stat(dir, &fi); err != nil {
-			conn.Unmount()
-			return nil, err
-		}
-		st.held = newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev))
-		model.SharePages() // openers reach the memfds themselves
 	}
 	st.checkNofile()
 	return m, nil
