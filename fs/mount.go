@@ -37,6 +37,9 @@ type Config struct {
 	// IOUring is "auto", "on" or "off": requests served from per-CPU
 	// io_uring rings (internal/fuseconn).
 	IOUring string
+	// Survivors are mappings that outlived an earlier server of this
+	// mount (survivors.go); nil: none.
+	Survivors *Survivors
 }
 
 // mountState is what every node of one mount shares.
@@ -63,11 +66,15 @@ type mountState struct {
 	sets setCaches
 	// nofileWarned is set once the descriptor warning has been printed.
 	nofileWarned atomic.Bool
+	// survivors are the attaches of mappings that outlived an earlier
+	// server (survivors.go); nil but after a restart.
+	survivors *survivors
 }
 
 // settle brings nattch up to date before something looks at it or acts on
 // it: attaches whose passthrough mapping has gone are ended.
 func (m *mountState) settle() {
+	m.survivors.settle(nil, false)
 	if m.held != nil {
 		m.held.settle(nil)
 	}
@@ -75,6 +82,7 @@ func (m *mountState) settle() {
 
 // settleSeg is settle for one segment.
 func (m *mountState) settleSeg(s *nsmodel.Shm) {
+	m.survivors.settle(s, false)
 	if m.held != nil {
 		m.held.settle(s)
 	}
@@ -85,6 +93,7 @@ func (m *mountState) settleSeg(s *nsmodel.Shm) {
 // before a new segment is counted against shmmni and shmall and given an
 // id.
 func (m *mountState) settleRemoved() {
+	m.survivors.settle(nil, true)
 	if m.held != nil {
 		m.held.settleRemoved()
 	}
@@ -123,11 +132,15 @@ type Mount struct {
 	Server      *fuseconn.Conn
 	Passthrough bool
 	state       *mountState
+	dev         uint64
 }
 
 // New mounts model on dir and starts serving it.
 func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	st := &mountState{model: model, inval: newInvalidator()}
+	if cfg.Survivors != nil {
+		st.survivors = cfg.Survivors.sv
+	}
 	model.Gone = st.goneHook
 	// The descriptor of the server's own IPC namespace is opened now,
 	// not by the tenancy's first reap two seconds in: the server's
@@ -166,6 +179,10 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		st.passthrough = probePassthrough(srv)
 	}
 	m.Passthrough = st.passthrough
+	var fi unix.Stat_t
+	if err := unix.Stat(dir, &fi); err == nil {
+		m.dev = fi.Dev
+	}
 	if st.passthrough {
 		var fi unix.Stat_t
 		if err := unix.Stat(dir, &fi); err != nil {

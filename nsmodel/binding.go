@@ -101,6 +101,7 @@ func (m *Model) NamespaceOf(pid int32, create bool) (ns *Namespace, created bool
 	ns.bind = &binding{file: f, auto: true}
 	m.namespaces[name] = ns
 	m.bound[f.k] = ns
+	m.logNS(ns)
 	return ns, true, nil
 }
 
@@ -151,6 +152,7 @@ func (m *Model) bind(ns *Namespace, f *kernelNSFile) error {
 	}
 	ns.bind = &binding{file: f}
 	m.bound[f.k] = ns
+	m.logNS(ns)
 	return nil
 }
 
@@ -173,6 +175,7 @@ func (m *Model) Unbind(c *Cred, ns *Namespace) error {
 	}
 	delete(m.bound, b.file.k)
 	ns.bind = nil
+	m.logNS(ns)
 	b.file.close()
 	return nil
 }
@@ -231,6 +234,9 @@ func (m *Model) End(k KernelNS) (ns *Namespace, removed bool, objs []EndedObject
 	if b.auto {
 		delete(m.namespaces, ns.Name)
 		ns.kill()
+		m.logNSGone(ns.Name)
+	} else {
+		m.logNS(ns)
 	}
 	m.mu.Unlock()
 	b.file.close()

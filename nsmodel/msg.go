@@ -97,6 +97,7 @@ func (t *MsgTable) newQueue(c *Cred, req MsgGet) (*Msg, error) {
 	if err := t.add(q, lim.MsgMni); err != nil {
 		return nil, err
 	}
+	t.logMsg(q)
 	return q, nil
 }
 
@@ -104,6 +105,7 @@ func (t *MsgTable) newQueue(c *Cred, req MsgGet) (*Msg, error) {
 // and every queued message is dropped. t.mu is held.
 func (t *MsgTable) freeQue(q *Msg) {
 	t.remove(q)
+	t.ns.logGone(kindMsg, &t.Registry, q.perm.ID)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.removed = true
@@ -130,6 +132,7 @@ func (t *MsgTable) msgctlDown(c *Cred, q *Msg, a SetAttr) error {
 		q.qbytes = *a.QBytes
 		q.admitSenders()
 	}
+	t.logMsg(q)
 	return nil
 }
 

@@ -194,10 +194,12 @@ func (q *Msg) deliver(m *message, pid int32) {
 	q.lspid = pid
 	q.stime = q.table.ns.model.Now()
 	if q.pipelined(m) {
+		q.logTimes()
 		return
 	}
 	q.messages.push(m)
 	q.cbytes += m.size()
+	q.logAdd(m)
 	q.pollSent(m)
 }
 
@@ -344,6 +346,7 @@ func (q *Msg) take(i int, pid int32) {
 	q.cbytes -= m.size()
 	q.lrpid = pid
 	q.rtime = q.table.ns.model.Now()
+	q.logTake(i)
 	q.admitSenders()
 }
 

@@ -57,6 +57,7 @@ func (ns *Namespace) SetLimit(c *Cred, name, text string) error {
 		return err
 	}
 	ns.limits = l
+	ns.logLimits()
 	return nil
 }
 
@@ -110,6 +111,13 @@ type Model struct {
 	quotas bool
 
 	memlock memlock
+
+	// journal receives the model's records (journal.go); nil: none.
+	journal Journal
+	// mapDevs and oldBinds are what a restored model remembers of the
+	// servers before it (persist.go); protected by mu.
+	mapDevs  []uint64
+	oldBinds map[string]oldBind
 
 	// shared is set by SharePages.
 	shared atomic.Bool
@@ -169,6 +177,7 @@ func (m *Model) Create(name string) (*Namespace, error) {
 	}
 	ns := m.newNamespace(name)
 	m.namespaces[name] = ns
+	m.logNS(ns)
 	return ns, nil
 }
 
@@ -178,6 +187,7 @@ func (m *Model) SetQuotas() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.quotas = true
+	m.logQuotas()
 }
 
 // Get returns the namespace called name, or nil.
@@ -219,6 +229,7 @@ func (m *Model) Remove(name string) error {
 		return unix.ENOTEMPTY
 	}
 	delete(m.namespaces, name)
+	m.logNSGone(name)
 	return nil
 }
 

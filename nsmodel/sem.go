@@ -138,6 +138,7 @@ func (t *SemTable) newAry(c *Cred, req SemGet) (*Sem, error) {
 		return nil, err
 	}
 	t.used += req.Nsems
+	s.logSem(true)
 	return s, nil
 }
 
@@ -155,6 +156,7 @@ func (t *SemTable) freeAry(s *Sem) {
 	}
 	s.pollGone()
 	t.remove(s)
+	t.ns.logGone(kindSem, &t.Registry, s.perm.ID)
 	t.used -= len(s.sems)
 }
 
@@ -171,6 +173,7 @@ func (t *SemTable) semctlDown(c *Cred, s *Sem, a SetAttr) error {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
+	s.logSem(true)
 	return nil
 }
 

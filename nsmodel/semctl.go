@@ -108,6 +108,7 @@ func (s *Sem) SetVal(c *Cred, pid int32, num, val int) error {
 	s.sems[num] = semaphore{val: int32(val), pid: pid}
 	s.ctime = s.table.ns.model.Now()
 	s.update()
+	s.logSem(false)
 	return nil
 }
 
@@ -157,5 +158,6 @@ func (s *Sem) SetAll(c *Cred, pid int32, vals []int) error {
 	s.clearUndo(-1)
 	s.ctime = t.ns.model.Now()
 	s.update()
+	s.logSem(true)
 	return nil
 }

@@ -124,6 +124,7 @@ func (s *Sem) Op(ctx context.Context, c *Cred, pid int32, u *SemUndo, op SemOp) 
 				s.update()
 			}
 			s.otime = s.table.ns.model.Now()
+			s.logSem(false)
 		}
 		s.mu.Unlock()
 		return err

@@ -74,4 +74,5 @@ func (s *Sem) Exit(u *SemUndo, pid int32) {
 	s.unlinkUndo(u)
 	s.update()
 	s.otime = s.table.ns.model.Now()
+	s.logSem(false)
 }

@@ -195,6 +195,7 @@ func (t *ShmTable) newSeg(c *Cred, req ShmGet) (*Shm, error) {
 	}
 	t.tot += n
 	exits.watch(s, c.PID)
+	t.logShm(s)
 	return s, nil
 }
 
@@ -224,6 +225,7 @@ func (t *ShmTable) attach(c *Cred, s *Shm) {
 	s.nattch++
 	s.atime = t.ns.model.Now()
 	s.lpid = c.PID
+	t.logShm(s)
 }
 
 // Detach is shmdt: the last detach of a segment marked SHM_DEST, or of
@@ -249,6 +251,7 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 		t.tot -= pagesOf(s.cap) - pagesOf(s.size)
 		s.cap = s.size
 	}
+	t.logShm(s)
 }
 
 // destroy is shm_destroy: the id goes, shm_tot gives the pages back, the
@@ -256,6 +259,7 @@ func (t *ShmTable) Detach(s *Shm, pid int32) {
 func (t *ShmTable) destroy(s *Shm) {
 	exits.forget(s)
 	t.remove(s)
+	t.ns.logGone(kindShm, &t.Registry, s.perm.ID)
 	t.tot -= pagesOf(s.cap)
 	if s.lockedPgs > 0 {
 		t.ns.model.unpin(s.lockUID, s.lockedPgs)
@@ -274,6 +278,7 @@ func (t *ShmTable) doShmRmid(s *Shm) {
 	}
 	s.perm.Mode |= ShmDest
 	t.forgetKey(s)
+	t.logShm(s)
 }
 
 // shmSet is the segment's part of IPC_SET: uid, gid and the permission
@@ -286,6 +291,7 @@ func (t *ShmTable) shmSet(c *Cred, s *Shm, a SetAttr) error {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
+	t.logShm(s)
 	return nil
 }
 
@@ -314,6 +320,7 @@ func (t *ShmTable) Truncate(c *Cred, s *Shm, size uint64, checkAccess bool) erro
 		return err
 	}
 	s.ctime = t.ns.model.Now()
+	t.logShm(s)
 	return nil
 }
 
@@ -437,6 +444,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 		m.unpin(s.lockUID, s.lockedPgs)
 		s.lockedPgs = 0
 		s.perm.Mode &^= ShmLocked
+		t.logShm(s)
 		return nil
 	}
 	if s.perm.Mode&ShmLocked != 0 {
@@ -453,6 +461,7 @@ func (t *ShmTable) Lock(c *Cred, s *Shm, lock bool) error {
 	m.pin(c.UID, n)
 	s.lockUID, s.lockedPgs = c.UID, n
 	s.perm.Mode |= ShmLocked
+	t.logShm(s)
 	return nil
 }
 

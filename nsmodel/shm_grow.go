@@ -59,6 +59,7 @@ func (t *ShmTable) extend(s *Shm, end uint64) error {
 		return err
 	}
 	s.ctime = t.ns.model.Now()
+	t.logShm(s)
 	return nil
 }
 
@@ -99,6 +100,7 @@ func (t *ShmTable) Allocate(s *Shm, mode uint32, off, n uint64) error {
 	if err := s.pages.Allocate(mode, int64(off), int64(end-off)); err != nil {
 		if s.size != oldSize && t.resize(s, oldSize) == nil {
 			s.ctime = oldCtime
+			t.logShm(s)
 		}
 		return err
 	}

@@ -141,14 +141,15 @@ func mountShmfs(t testing.TB, extraArgs ...string) string {
 // servers maps each mount point of mountShmfs to its server's pid.
 var servers sync.Map
 
-// serverPid is the pid of the server of a mount made by mountShmfs.
+// serverPid is the pid of the server of a mount made by mountShmfs:
+// the process serving FUSE requests, which its keeper (the mount's
+// process, in servers) started, as shmfs status says.
 func serverPid(t testing.TB, mnt string) int {
 	t.Helper()
-	pid, ok := servers.Load(mnt)
-	if !ok {
+	if _, ok := servers.Load(mnt); !ok {
 		t.Fatalf("no server known for %s", mnt)
 	}
-	return pid.(int)
+	return crashStatus(t, mnt).ServerPID
 }
 
 // waitFor polls cond until it holds, for at most 10 seconds. It is for

@@ -16,6 +16,7 @@ const usage = `shmfs: System V IPC namespaces as files
 usage:
   shmfs mount [flags] MOUNTPOINT    mount and serve (see shmfs mount --help)
   shmfs umount [--lazy] MOUNTPOINT  unmount; refuses while segments are open
+  shmfs status [--json] MOUNTPOINT  the keeper, the server, restarts and object counts
   shmfs ipcs [ipcs options] NSDIR   the real ipcs(1) on a namespace directory (MOUNT/<ns>)
   shmfs lsipc [lsipc options] NSDIR the real lsipc(1) on a namespace directory
   shmfs install [--prefix DIR]      install the binary, the mount(8) helper and the systemd unit
@@ -40,6 +41,10 @@ func main() {
 	switch os.Args[1] {
 	case "mount":
 		err = mountCmd(os.Args[2:])
+	case "serve":
+		err = serveCmd(os.Args[2:])
+	case "status":
+		err = statusCmd(os.Args[2:])
 	case "umount", "unmount":
 		err = umountCmd(os.Args[2:])
 	case "bench":

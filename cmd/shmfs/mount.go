@@ -18,8 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/shmfs/shmfs/backing"
 	"github.com/shmfs/shmfs/fs"
+	"github.com/shmfs/shmfs/internal/keeper"
 	"github.com/shmfs/shmfs/nsmodel"
 )
 
@@ -28,7 +28,7 @@ import (
 const readyFdEnv = "SHMFS_READY_FD"
 
 func mountCmd(args []string) (err error) {
-	child := os.Getenv(readyFdEnv) != ""
+	child := os.Getenv(readyFdEnv) != "" || os.Getenv(backgroundEnv) != ""
 	if child {
 		// A --background child: the parent reports why it failed.
 		defer func() {
@@ -54,8 +54,9 @@ flags:
 	allowOther := fl.Bool("allow-other", root, "let other users use the mount (on by default when run as root; --allow-other=false to refuse them)")
 	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
 	debug := fl.Bool("debug", false, "log every FUSE request (to the log, else to stderr)")
-	ioUring := fl.String("io-uring", "auto", "serve requests from per-CPU io_uring rings: on (turns /sys/module/fuse/parameters/enable_uring on; root; experimental), off, or auto (/dev/fuse for now)")
+	ioUring := fl.String("io-uring", "auto", "serve requests from per-CPU io_uring rings: auto (when /sys/module/fuse/parameters/enable_uring is Y), on (turn it on; root), off")
 	isolate := fl.Bool("isolate", false, "show each caller that is not root in the server's namespaces only the namespace of its own kernel IPC namespace (see docs/containers.md)")
+	maxRestarts := fl.Int("max-restarts", keeper.DefaultMaxRestarts, "restart a server that dies (kill -9, a panic) at most `N` times within a minute, then give up and unmount (see docs/crash.md)")
 	logPath := fl.String("log", "", "append one line per event (mount, unmount, signals, warnings, refused commands; with --debug every request) to `FILE`;\nwith --background the default is /var/log/shmfs/<mount point>.log as root, $XDG_RUNTIME_DIR/shmfs/<mount point>.log otherwise,\nthe mount point's slashes as dashes (/mnt/shmfs: mnt-shmfs.log); in the foreground, warnings go to stderr")
 	operands, help, err := parseFlags(fl, usage, args)
 	if err != nil {
@@ -74,8 +75,13 @@ flags:
 	if *background {
 		return startBackground(args, dir)
 	}
-	if err := prepareMountpoint(dir); err != nil {
-		return fmt.Errorf("mount %s: %v", dir, err)
+	// A server its keeper restarts mounts over the dead mount of the one
+	// before (docs/crash.md), which cleaning it up would leave a moment
+	// without one.
+	if !keeper.Restarting() {
+		if err := prepareMountpoint(dir); err != nil {
+			return fmt.Errorf("mount %s: %v", dir, err)
+		}
 	}
 	if !root {
 		if _, err := exec.LookPath("fusermount3"); err != nil {
@@ -83,6 +89,9 @@ flags:
 				return fmt.Errorf("mount %s: not root and fusermount3 is not installed (install the fuse3 package, or run as root)", dir)
 			}
 		}
+	}
+	if !serving {
+		return runKeeper(args, dir, *logPath, child, *maxRestarts)
 	}
 	lg, err := openServerLog(*logPath, child, dir, *debug)
 	if err != nil {
@@ -105,7 +114,10 @@ flags:
 	if os.Getenv("GOGC") == "" {
 		rtdebug.SetGCPercent(gcPercent)
 	}
-	model := nsmodel.NewModel(backing.New)
+	model, kept, err := serverModel(lg)
+	if err != nil {
+		return fmt.Errorf("mount %s: %v", dir, err)
+	}
 	m, err := fs.New(dir, model, fs.Config{
 		AllowOther:    *allowOther,
 		DirectMount:   root,
@@ -114,10 +126,12 @@ flags:
 		Isolate:       *isolate,
 		IOUring:       *ioUring,
 		Log:           lg.Logger,
+		Survivors:     serverSurvivors(kept),
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
+	serverMounted(kept, m)
 	ready := fmt.Sprintf("shmfs: mounted on %s, segment I/O %s, requests over %s", dir, m.Mode(), m.Transport())
 	if lg.path != "" {
 		ready += ", log in " + lg.path
@@ -128,7 +142,8 @@ flags:
 		// The parent prints the line, and tells the service manager
 		// (it is the process the manager started).
 		tellParent("ok " + ready)
-	} else {
+	} else if !keeper.Restarting() {
+		// (A restarted server says so in the log, not on the terminal.)
 		fmt.Println(ready)
 		if err := sdNotify("READY=1", "STATUS=mounted on "+dir); err != nil {
 			lg.Warn("sd_notify: " + err.Error())

@@ -262,18 +262,21 @@ func (c *Conn) served(h inHeader, opIn []byte, out [][]byte) {
 // queued behind it on the same ring may hold.
 func (c *Conn) mayBlock(h inHeader, opIn []byte) bool {
 	switch h.opcode {
-	case opRead, opWrite:
+	case opRead, opWrite, opRelease:
+		// A segment's I/O and release never wait; a queue's, a set's
+		// or a ctl file's may.
 		if len(opIn) < 8 {
 			return false
 		}
 		_, ok := c.streams.m.Load(ne.Uint64(opIn))
 		return ok
-	case 3, 52, opOpen, opRelease, 25, opLseek, opPoll, 34, 17, 27, 28, 29, 44, 22, 23:
-		// GETATTR, STATX, OPEN, RELEASE, FLUSH, LSEEK, POLL, ACCESS,
-		// STATFS, OPENDIR, READDIR, RELEASEDIR, READDIRPLUS, GETXATTR,
-		// LISTXATTR.
+	case 3, 52, opOpen, opLseek, opPoll, 34, 17, 27, 28, 29, 44, 22, 23:
+		// GETATTR, STATX, OPEN, LSEEK, POLL, ACCESS, STATFS, OPENDIR,
+		// READDIR, RELEASEDIR, READDIRPLUS, GETXATTR, LISTXATTR.
 		return false
 	}
+	// Everything else, FLUSH among them: a ctl file's flush waits until
+	// the names its command changed are invalidated.
 	return true
 }
 
@@ -306,7 +309,11 @@ func (c *Conn) abort() {
 // mountDirect does.
 func mountFuse(dir string, mo *fuse.MountOptions) (int, error) {
 	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
+	if err := unix.Stat(dir, &st); err == unix.ENOTCONN {
+		// A server restarted by its keeper mounts over the dead mount
+		// of the one before (docs/crash.md): a directory.
+		st.Mode = unix.S_IFDIR
+	} else if err != nil {
 		return -1, err
 	}
 	fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
