@@ -45,6 +45,11 @@ type Options struct {
 	// IOUring is "auto", "on" or "off": whether requests are served from
 	// per-CPU io_uring rings (uring.go).
 	IOUring string
+	// BeforeServe, if set, runs once INIT is answered and before any
+	// other request is served: what every request relies on (how
+	// segment I/O is served, say) is decided there, not by racing the
+	// first requests.
+	BeforeServe func(srv *fuse.Server)
 }
 
 // Conn is one mounted FUSE connection.
@@ -177,6 +182,9 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 		return fmt.Errorf("FUSE INIT: protocol server: %v", st)
 	}
 	c.fd.Store(int64(rfd))
+	if c.opts.BeforeServe != nil {
+		c.opts.BeforeServe(srv)
+	}
 
 	// One per CPU, and two to spare for requests that wait.
 	c.fixed = runtime.NumCPU() + 2
