@@ -56,7 +56,7 @@ func (b *bench) measureFloors() ([]Floor, error) {
 		places = append(places, placement{"on two CPUs", cpus[0], cpus[1]})
 	}
 	places = append(places, placement{"unpinned", -1, -1})
-	shmfsPid := b.server.Process.Pid
+	shmfsPid := b.servingPid()
 	var orig unix.CPUSet
 	if err := unix.SchedGetaffinity(shmfsPid, &orig); err != nil {
 		return nil, err
