@@ -51,7 +51,9 @@ type mountState struct {
 	passthrough bool
 	// held keeps the attaches of mappings that outlive their handle, which
 	// only passthrough has; nil otherwise.
-	held *heldMaps
+	// It is set by New after the mount is up, while requests may come:
+	// read it with held().
+	heldp atomic.Pointer[heldMaps]
 	// inval tells the kernel what changed behind its back.
 	inval *invalidator
 	// releases is held for reading by every release being served, and
@@ -71,20 +73,24 @@ type mountState struct {
 	survivors *survivors
 }
 
+// held is the attach watch, nil without passthrough (or before New has
+// set it).
+func (m *mountState) held() *heldMaps { return m.heldp.Load() }
+
 // settle brings nattch up to date before something looks at it or acts on
 // it: attaches whose passthrough mapping has gone are ended.
 func (m *mountState) settle() {
 	m.survivors.settle(nil, false)
-	if m.held != nil {
-		m.held.settle(nil)
+	if m.held() != nil {
+		m.held().settle(nil)
 	}
 }
 
 // settleSeg is settle for one segment.
 func (m *mountState) settleSeg(s *nsmodel.Shm) {
 	m.survivors.settle(s, false)
-	if m.held != nil {
-		m.held.settle(s)
+	if m.held() != nil {
+		m.held().settle(s)
 	}
 }
 
@@ -94,16 +100,16 @@ func (m *mountState) settleSeg(s *nsmodel.Shm) {
 // id.
 func (m *mountState) settleRemoved() {
 	m.survivors.settle(nil, true)
-	if m.held != nil {
-		m.held.settleRemoved()
+	if m.held() != nil {
+		m.held().settleRemoved()
 	}
 }
 
 // removed tells the attach watch that s was removed: its held attaches
 // are from now on checked before every create.
 func (m *mountState) removed(s *nsmodel.Shm) {
-	if m.held != nil {
-		m.held.removed(s)
+	if m.held() != nil {
+		m.held().removed(s)
 	}
 }
 
@@ -189,7 +195,7 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 			conn.Unmount()
 			return nil, err
 		}
-		st.held = newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev))
+		st.heldp.Store(newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev)))
 		model.SharePages() // openers reach the memfds themselves
 	}
 	st.checkNofile()

@@ -137,7 +137,7 @@ func (n *segNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint
 		}
 		n.m.attrMu.Unlock()
 	}
-	return &segHandle{m: n.m, t: n.t, s: n.s, pid: n.m.held.process(c.PID)}, fuse.FOPEN_NOFLUSH, 0
+	return &segHandle{m: n.m, t: n.t, s: n.s, pid: n.m.held().process(c.PID)}, fuse.FOPEN_NOFLUSH, 0
 }
 
 // segHandle is one attach: it lives from open until the last close or
@@ -201,8 +201,8 @@ func (h *segHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { ret
 // Release is a detach, unless a passthrough mapping made through the
 // handle still holds the attach.
 func (h *segHandle) Release(ctx context.Context) syscall.Errno {
-	if h.m.held != nil {
-		h.m.held.release(h.t, h.s, h.pid, inoOf(h.s.Serial()))
+	if h.m.held() != nil {
+		h.m.held().release(h.t, h.s, h.pid, inoOf(h.s.Serial()))
 		return 0
 	}
 	h.t.Detach(h.s, h.pid)

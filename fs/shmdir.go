@@ -139,7 +139,7 @@ func (d *shmDirNode) Create(ctx context.Context, name string, flags uint32, mode
 	ch := d.segInode(ctx, s, &st, out)
 	// Other directories that show this table may hold a negative entry.
 	d.m.inval.nameCame(d.ns.Shm, name, d.EmbeddedInode())
-	return ch, &segHandle{m: d.m, t: d.ns.Shm, s: s, pid: d.m.held.process(c.PID)}, fuse.FOPEN_NOFLUSH, 0
+	return ch, &segHandle{m: d.m, t: d.ns.Shm, s: s, pid: d.m.held().process(c.PID)}, fuse.FOPEN_NOFLUSH, 0
 }
 
 // Unlink is IPC_RMID.
