@@ -40,6 +40,11 @@ type Config struct {
 	// Survivors are mappings that outlived an earlier server of this
 	// mount (survivors.go); nil: none.
 	Survivors *Survivors
+	// PassthroughHint says the mount's last server had passthrough: a
+	// restarted one takes it from its first request on, which come before
+	// the probe (the kernel refuses to mix passthrough and cached I/O on
+	// an inode); the probe still has the last word.
+	PassthroughHint bool
 }
 
 // mountState is what every node of one mount shares.
@@ -147,6 +152,7 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	if cfg.Survivors != nil {
 		st.survivors = cfg.Survivors.sv
 	}
+	st.passthrough = cfg.PassthroughHint && !cfg.NoPassthrough
 	model.Gone = st.goneHook
 	// The descriptor of the server's own IPC namespace is opened now,
 	// not by the tenancy's first reap two seconds in: the server's
@@ -182,7 +188,9 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	srv := conn.Server()
 	m := &Mount{Server: conn, state: st}
 	if !cfg.NoPassthrough {
-		st.passthrough = probePassthrough(srv)
+		if pt := probePassthrough(srv); pt != st.passthrough {
+			st.passthrough = pt
+		}
 	}
 	m.Passthrough = st.passthrough
 	var fi unix.Stat_t

@@ -119,14 +119,15 @@ flags:
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
 	m, err := fs.New(dir, model, fs.Config{
-		AllowOther:    *allowOther,
-		DirectMount:   root,
-		NoPassthrough: *noPassthrough,
-		Debug:         *debug,
-		Isolate:       *isolate,
-		IOUring:       *ioUring,
-		Log:           lg.Logger,
-		Survivors:     serverSurvivors(kept),
+		AllowOther:      *allowOther,
+		DirectMount:     root,
+		NoPassthrough:   *noPassthrough,
+		Debug:           *debug,
+		Isolate:         *isolate,
+		IOUring:         *ioUring,
+		Log:             lg.Logger,
+		Survivors:       serverSurvivors(kept),
+		PassthroughHint: serverPassthroughHint(kept),
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)
