@@ -40,11 +40,6 @@ type Config struct {
 	// Survivors are mappings that outlived an earlier server of this
 	// mount (survivors.go); nil: none.
 	Survivors *Survivors
-	// PassthroughHint says the mount's last server had passthrough: a
-	// restarted one takes it from its first request on, which come before
-	// the probe (the kernel refuses to mix passthrough and cached I/O on
-	// an inode); the probe still has the last word.
-	PassthroughHint bool
 }
 
 // mountState is what every node of one mount shares.
@@ -56,9 +51,7 @@ type mountState struct {
 	passthrough bool
 	// held keeps the attaches of mappings that outlive their handle, which
 	// only passthrough has; nil otherwise.
-	// It is set by New after the mount is up, while requests may come:
-	// read it with held().
-	heldp atomic.Pointer[heldMaps]
+	held *heldMaps
 	// inval tells the kernel what changed behind its back.
 	inval *invalidator
 	// releases is held for reading by every release being served, and
@@ -78,24 +71,20 @@ type mountState struct {
 	survivors *survivors
 }
 
-// held is the attach watch, nil without passthrough (or before New has
-// set it).
-func (m *mountState) held() *heldMaps { return m.heldp.Load() }
-
 // settle brings nattch up to date before something looks at it or acts on
 // it: attaches whose passthrough mapping has gone are ended.
 func (m *mountState) settle() {
 	m.survivors.settle(nil, false)
-	if m.held() != nil {
-		m.held().settle(nil)
+	if m.held != nil {
+		m.held.settle(nil)
 	}
 }
 
 // settleSeg is settle for one segment.
 func (m *mountState) settleSeg(s *nsmodel.Shm) {
 	m.survivors.settle(s, false)
-	if m.held() != nil {
-		m.held().settle(s)
+	if m.held != nil {
+		m.held.settle(s)
 	}
 }
 
@@ -105,23 +94,18 @@ func (m *mountState) settleSeg(s *nsmodel.Shm) {
 // id.
 func (m *mountState) settleRemoved() {
 	m.survivors.settle(nil, true)
-	if m.held() != nil {
-		m.held().settleRemoved()
+	if m.held != nil {
+		m.held.settleRemoved()
 	}
 }
 
 // removed tells the attach watch that s was removed: its held attaches
 // are from now on checked before every create.
 func (m *mountState) removed(s *nsmodel.Shm) {
-	if m.held() != nil {
-		m.held().removed(s)
+	if m.held != nil {
+		m.held.removed(s)
 	}
 }
-
-// rootIno is the root's inode number; a model serial s is inode s+1.
-const rootIno = 1
-
-func inoOf(serial uint64) uint64 { return serial + rootIno }
 
 // started is the time that directories and fixed files show.
 var started = uint64(time.Now().Unix())
@@ -152,12 +136,14 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	if cfg.Survivors != nil {
 		st.survivors = cfg.Survivors.sv
 	}
-	st.passthrough = cfg.PassthroughHint && !cfg.NoPassthrough
 	model.Gone = st.goneHook
 	// The descriptor of the server's own IPC namespace is opened now,
 	// not by the tenancy's first reap two seconds in: the server's
 	// descriptors beside its segments' are all there from the start.
 	model.ServerNS()
+	if cfg.Log != nil {
+		refusalLog.Store(cfg.Log)
+	}
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{
@@ -181,30 +167,36 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		NullPermissions: true,
 		RootStableAttr:  &gofs.StableAttr{Ino: rootIno},
 	}
-	conn := fuseconn.New(fuseconn.Options{IOUring: cfg.IOUring})
+	// How segment I/O is served is decided once INIT is answered and
+	// before any request is served: a request that saw it undecided
+	// could open a segment without passthrough on a passthrough mount.
+	var setupErr error
+	beforeServe := func(srv *fuse.Server) {
+		if cfg.NoPassthrough || !probePassthrough(srv) {
+			return
+		}
+		// The mount's device, without a request (nothing serves yet).
+		var stx unix.Statx_t
+		if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_STATX_DONT_SYNC, unix.STATX_TYPE, &stx); err != nil {
+			setupErr = err
+			return
+		}
+		st.passthrough = true
+		st.held = newHeldMaps(stx.Dev_major, stx.Dev_minor)
+		model.SharePages() // openers reach the memfds themselves
+	}
+	conn := fuseconn.New(fuseconn.Options{IOUring: cfg.IOUring, BeforeServe: beforeServe})
 	if err := mountTree(dir, root, opts, cfg.Isolate, conn); err != nil {
 		return nil, err
 	}
-	srv := conn.Server()
-	m := &Mount{Server: conn, state: st}
-	if !cfg.NoPassthrough {
-		if pt := probePassthrough(srv); pt != st.passthrough {
-			st.passthrough = pt
-		}
+	if setupErr != nil {
+		conn.Unmount()
+		return nil, setupErr
 	}
-	m.Passthrough = st.passthrough
+	m := &Mount{Server: conn, state: st, Passthrough: st.passthrough}
 	var fi unix.Stat_t
 	if err := unix.Stat(dir, &fi); err == nil {
 		m.dev = fi.Dev
-	}
-	if st.passthrough {
-		var fi unix.Stat_t
-		if err := unix.Stat(dir, &fi); err != nil {
-			conn.Unmount()
-			return nil, err
-		}
-		st.heldp.Store(newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev)))
-		model.SharePages() // openers reach the memfds themselves
 	}
 	st.checkNofile()
 	return m, nil
@@ -250,6 +242,9 @@ func errno(err error) syscall.Errno {
 	}
 	if e, ok := err.(syscall.Errno); ok {
 		return e
+	}
+	if r, ok := err.(*refusal); ok {
+		return r.errno
 	}
 	if pe, ok := err.(*os.PathError); ok {
 		return errno(pe.Err)

@@ -23,8 +23,8 @@ func (m *mountState) setLimit(ns *nsmodel.Namespace, c *nsmodel.Cred, name, text
 	if err := ns.SetLimit(c, name, text); err != nil {
 		return err
 	}
-	if ns.Shm.RmidForced() && m.held() != nil {
-		m.held().doom(ns.Shm)
+	if ns.Shm.RmidForced() && m.held != nil {
+		m.held.doom(ns.Shm)
 	}
 	// The names of the orphans it destroyed are gone before the write
 	// returns. (No request waits for this one while holding a table

@@ -54,7 +54,7 @@ flags:
 	allowOther := fl.Bool("allow-other", root, "let other users use the mount (on by default when run as root; --allow-other=false to refuse them)")
 	noPassthrough := fl.Bool("no-passthrough", false, "serve segment I/O through the server even where FUSE passthrough is available")
 	debug := fl.Bool("debug", false, "log every FUSE request (to the log, else to stderr)")
-	ioUring := fl.String("io-uring", "auto", "serve requests from per-CPU io_uring rings: on (turns /sys/module/fuse/parameters/enable_uring on; root; experimental), off, or auto (/dev/fuse for now)")
+	ioUring := fl.String("io-uring", "auto", "serve requests from per-CPU io_uring rings: auto (when /sys/module/fuse/parameters/enable_uring is Y), on (turn it on; root), off")
 	isolate := fl.Bool("isolate", false, "show each caller that is not root in the server's namespaces only the namespace of its own kernel IPC namespace (see docs/containers.md)")
 	maxRestarts := fl.Int("max-restarts", keeper.DefaultMaxRestarts, "restart a server that dies (kill -9, a panic) at most `N` times within a minute, then give up and unmount (see docs/crash.md)")
 	logPath := fl.String("log", "", "append one line per event (mount, unmount, signals, warnings, refused commands; with --debug every request) to `FILE`;\nwith --background the default is /var/log/shmfs/<mount point>.log as root, $XDG_RUNTIME_DIR/shmfs/<mount point>.log otherwise,\nthe mount point's slashes as dashes (/mnt/shmfs: mnt-shmfs.log); in the foreground, warnings go to stderr")
@@ -119,15 +119,14 @@ flags:
 		return fmt.Errorf("mount %s: %v", dir, err)
 	}
 	m, err := fs.New(dir, model, fs.Config{
-		AllowOther:      *allowOther,
-		DirectMount:     root,
-		NoPassthrough:   *noPassthrough,
-		Debug:           *debug,
-		Isolate:         *isolate,
-		IOUring:         *ioUring,
-		Log:             lg.Logger,
-		Survivors:       serverSurvivors(kept),
-		PassthroughHint: serverPassthroughHint(kept),
+		AllowOther:    *allowOther,
+		DirectMount:   root,
+		NoPassthrough: *noPassthrough,
+		Debug:         *debug,
+		Isolate:       *isolate,
+		IOUring:       *ioUring,
+		Log:           lg.Logger,
+		Survivors:     serverSurvivors(kept),
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", dir, err)

@@ -90,12 +90,6 @@ func serverSurvivors(srv *keeper.Server) *fs.Survivors {
 	return srv.Survivors()
 }
 
-// serverPassthroughHint says the server before this one served with
-// passthrough (fs.Config.PassthroughHint).
-func serverPassthroughHint(srv *keeper.Server) bool {
-	return srv != nil && srv.Conn.LastMode == "passthrough"
-}
-
 // serverMounted tells the keeper side that m serves.
 func serverMounted(srv *keeper.Server, m *fs.Mount) {
 	if srv != nil {

@@ -105,7 +105,7 @@ func (t target) met(x float64) bool {
 }
 
 func groupNames() []string {
-	return []string{"mmap", "touch", "rw", "attach", "create", "stat", "fstat", "msg", "sem", "scale", "floor"}
+	return []string{"mmap", "touch", "rw", "attach", "create", "stat", "fstat", "msg", "sem", "kernel", "scale", "floor"}
 }
 
 func isGroup(g string) bool {
@@ -313,8 +313,12 @@ func (b *bench) semServed() bool {
 // wanted is the groups the flags ask for that this build can serve.
 func (b *bench) wanted() []group {
 	var out []group
-	for _, g := range b.groups() {
+	for _, g := range append(b.groups(), b.kernelGroups()...) {
 		if !b.cfg.want(g.name) {
+			continue
+		}
+		if g.name == "kernel" && !b.kernelServed() {
+			b.notes = append(b.notes, "kernel: not measured, this mount has no kernel/self/shm (a build without the kernel mirror, or a server that is not root)")
 			continue
 		}
 		if g.name == "sem" && !b.semServed() {

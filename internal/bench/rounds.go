@@ -41,6 +41,9 @@ var sectionInfo = map[string][2]string{
 	"msgtput": {"msg one-way", "message"},
 	"sempair": {"sem lock+unlock", "pair"},
 	"sempp":   {"sem ping-pong", "round trip"},
+	"kwrite":  {"kernel/self mmap write pass", "pass"},
+	"kread":   {"kernel/self mmap read pass", "pass"},
+	"kattach": {"kernel/self attach cycle", "cycle"},
 }
 
 // countRounds runs the shmfs side of every wanted group once, with few
@@ -84,7 +87,7 @@ func (b *bench) countRounds() ([]roundsRow, error) {
 	}
 	counts, backing := parseRounds(string(log))
 	var rows []roundsRow
-	for _, s := range []string{"write", "read", "touch", "pwrite", "pread", "attach", "create", "unlink", "stat", "fstat", "msgrtt", "msgtput", "sempair", "sempp", "ls"} {
+	for _, s := range []string{"write", "read", "touch", "pwrite", "pread", "attach", "create", "unlink", "stat", "fstat", "msgrtt", "msgtput", "sempair", "sempp", "kwrite", "kread", "kattach", "ls"} {
 		n := iters[s]
 		if n == 0 {
 			continue

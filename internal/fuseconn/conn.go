@@ -45,6 +45,11 @@ type Options struct {
 	// IOUring is "auto", "on" or "off": whether requests are served from
 	// per-CPU io_uring rings (uring.go).
 	IOUring string
+	// BeforeServe, if set, runs once INIT is answered and before any
+	// other request is served: what every request relies on (how
+	// segment I/O is served, say) is decided there, not by racing the
+	// first requests.
+	BeforeServe func(srv *fuse.Server)
 }
 
 // Conn is one mounted FUSE connection.
@@ -177,6 +182,9 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 		return fmt.Errorf("FUSE INIT: protocol server: %v", st)
 	}
 	c.fd.Store(int64(rfd))
+	if c.opts.BeforeServe != nil {
+		c.opts.BeforeServe(srv)
+	}
 
 	// One per CPU, and two to spare for requests that wait.
 	c.fixed = runtime.NumCPU() + 2
@@ -262,18 +270,21 @@ func (c *Conn) served(h inHeader, opIn []byte, out [][]byte) {
 // queued behind it on the same ring may hold.
 func (c *Conn) mayBlock(h inHeader, opIn []byte) bool {
 	switch h.opcode {
-	case opRead, opWrite:
+	case opRead, opWrite, opRelease:
+		// A segment's I/O and release never wait; a queue's, a set's
+		// or a ctl file's may.
 		if len(opIn) < 8 {
 			return false
 		}
 		_, ok := c.streams.m.Load(ne.Uint64(opIn))
 		return ok
-	case 3, 52, opOpen, opRelease, 25, opLseek, opPoll, 34, 17, 27, 28, 29, 44, 22, 23:
-		// GETATTR, STATX, OPEN, RELEASE, FLUSH, LSEEK, POLL, ACCESS,
-		// STATFS, OPENDIR, READDIR, RELEASEDIR, READDIRPLUS, GETXATTR,
-		// LISTXATTR.
+	case 3, 52, opOpen, opLseek, opPoll, 34, 17, 27, 28, 29, 44, 22, 23:
+		// GETATTR, STATX, OPEN, LSEEK, POLL, ACCESS, STATFS, OPENDIR,
+		// READDIR, RELEASEDIR, READDIRPLUS, GETXATTR, LISTXATTR.
 		return false
 	}
+	// Everything else, FLUSH among them: a ctl file's flush waits until
+	// the names its command changed are invalidated.
 	return true
 }
 

@@ -59,17 +59,13 @@ func uringEnabled() bool {
 }
 
 // prepareUring decides, before the mount, whether INIT asks for rings:
-// only with on, which turns the module parameter on. auto serves over
-// /dev/fuse for now: under TestCacheCtlUnlinkRace (an unlink holding a
-// directory's lock while the server invalidates a name in it) requests
-// were left in ring entries that the server never saw, which wedged the
-// callers in D state and kept the server from exiting even after an
-// abort through fusectl. auto becomes "rings when enable_uring is Y"
-// once that is understood.
+// auto when the module parameter is already on; on turns it on.
 func prepareUring(mode uringMode) (bool, error) {
 	switch mode {
-	case uringOff, uringAuto:
+	case uringOff:
 		return false, nil
+	case uringAuto:
+		return uringEnabled(), nil
 	}
 	if uringEnabled() {
 		return true, nil

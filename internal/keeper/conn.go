@@ -35,7 +35,6 @@ const (
 const (
 	envHeld     = "SHMFS_KEEPER_HELD"     // how many memfds from fdHeld on
 	envRestarts = "SHMFS_KEEPER_RESTARTS" // restarts before this server
-	envMode     = "SHMFS_KEEPER_MODE"     // the last server's mode
 )
 
 // Restarting reports whether this process is a server that a keeper
@@ -53,8 +52,6 @@ type Conn struct {
 	fd int
 	// Restarts is how many servers of the mount died before this one.
 	Restarts int
-	// LastMode is the mode of the server before, if any.
-	LastMode string
 	held     int
 }
 
@@ -67,8 +64,6 @@ func FromEnv() *Conn {
 	}
 	n, _ := strconv.Atoi(v)
 	r, _ := strconv.Atoi(os.Getenv(envRestarts))
-	last := os.Getenv(envMode)
-	os.Unsetenv(envMode)
 	os.Unsetenv(envHeld)
 	os.Unsetenv(envRestarts)
 	for _, fd := range []int{fdConn, fdLog} {
@@ -77,7 +72,7 @@ func FromEnv() *Conn {
 	for i := 0; i < n; i++ {
 		unix.CloseOnExec(fdHeld + i)
 	}
-	return &Conn{fd: fdConn, Restarts: r, LastMode: last, held: n}
+	return &Conn{fd: fdConn, Restarts: r, held: n}
 }
 
 // Held lists the memfds the keeper handed over; the caller owns them.

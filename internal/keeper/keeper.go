@@ -66,8 +66,7 @@ type keeper struct {
 	held     map[uint64]*os.File // memfds by inode number
 	log      *os.File            // the state record
 	mode     string
-	lastMode string // the mode of the last server that said one
-	server   int    // pid of the running server, 0 between two
+	server   int // pid of the running server, 0 between two
 	started  time.Time
 	served   time.Time // when the running server started
 	restarts int
@@ -245,9 +244,6 @@ func (k *keeper) serveLocked(gen int) (syscall.WaitStatus, error) {
 	if gen == 0 && k.cfg.ReadyEnv != "" {
 		env = append(env, k.cfg.ReadyEnv)
 	}
-	k.mu.Lock()
-	env = append(env, envMode+"="+k.lastMode)
-	k.mu.Unlock()
 	cmd.Env = append(env, envHeld+"="+strconv.Itoa(len(held)), envRestarts+"="+strconv.Itoa(gen))
 	// A process group of its own, so that a terminal's ^C reaches the
 	// keeper only, which passes it on once.
@@ -314,7 +310,7 @@ func (k *keeper) receive(sock int) {
 				m.fd = -1
 			}
 		case "mode":
-			k.mode, k.lastMode = m.arg, m.arg
+			k.mode = m.arg
 		}
 		k.mu.Unlock()
 		if m.fd >= 0 {

@@ -413,7 +413,10 @@ static void queueOpen(struct queue *q, const char *dir, long key, int create)
 		return;
 	}
 	name(q->path, sizeof q->path, dir, key);
-	q->fd = open(q->path, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600);
+	/* ",recv": a queue's own name only copies on read (docs/msg.md). */
+	char rname[sizeof q->path + 8];
+	snprintf(rname, sizeof rname, "%s,recv", q->path);
+	q->fd = open(rname, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600);
 	if (q->fd < 0)
 		die("open %s", q->path);
 }
@@ -803,6 +806,102 @@ static void opBacking(char **a, int argc)
 	printf("ns_per_op=%.1f\n", t / n);
 }
 
+// The kernel mirror: a segment made with shmget, in the client's own IPC
+// namespace, used either through MOUNT/kernel/self/shm/0x<key> (open +
+// mmap MAP_SHARED) or through shmat. DIR is the mirror's shm directory or
+// "sysv". Sections are named k* so that they never add to the others'.
+static void kernelSeg(struct seg *s, const char *dir, long key, size_t size)
+{
+	static char p[4096];
+	memset(s, 0, sizeof *s);
+	s->size = size;
+	s->fd = -1;
+	s->shmid = shmget((key_t)key, size, IPC_CREAT | IPC_EXCL | 0600);
+	if (s->shmid < 0)
+		die("shmget key 0x%08lx", key);
+	if (isSysv(dir))
+		return;
+	name(p, sizeof p, dir, key);
+	s->path = p;
+}
+
+static char *kernelMap(struct seg *s)
+{
+	char *p;
+	if (!s->path) {
+		p = shmat(s->shmid, NULL, 0);
+		if (p == (void *)-1)
+			die("shmat");
+		return p;
+	}
+	int fd = open(s->path, O_RDWR);
+	if (fd < 0)
+		die("open %s", s->path);
+	p = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap %s", s->path);
+	close(fd);
+	return p;
+}
+
+static void kernelUnmap(struct seg *s, char *p)
+{
+	if (!s->path)
+		shmdt(p);
+	else
+		munmap(p, s->size);
+}
+
+// kmmap DIR|sysv KEY SIZE PASSES: opMmap's passes over a shmget segment,
+// mapped through the mirror's file or attached with shmat.
+static void opKernelMmap(char **a, int argc)
+{
+	struct seg s;
+	size_t size = num(a[2]);
+	long passes = num(a[3]);
+	kernelSeg(&s, a[0], num(a[1]), size);
+	char *p = kernelMap(&s);
+	memset(p, 1, size);
+	double w = 0, r = 0;
+	uint64_t sum = 0;
+	for (long i = 0; i < passes; i++) {
+		double t = begin("kwrite");
+		memset(p, (int)i + 2, size);
+		w += end("kwrite", t, 1);
+		t = begin("kread");
+		const uint64_t *q = (const uint64_t *)p;
+		for (size_t j = 0; j < size / 8; j++)
+			sum += q[j];
+		r += end("kread", t, 1);
+	}
+	sink = sum;
+	kernelUnmap(&s, p);
+	if (shmctl(s.shmid, IPC_RMID, NULL) < 0)
+		die("IPC_RMID %d", s.shmid);
+	printf("write_Bps=%.0f\nread_Bps=%.0f\nrw_Bps=%.0f\n", size * passes / w * 1e9,
+	       size * passes / r * 1e9, 2.0 * size * passes / (w + r) * 1e9);
+}
+
+// kattach DIR|sysv KEY N: N cycles of open + mmap 4 KiB + touch + munmap
+// + close of the mirror's file of a shmget segment, by full path, or of
+// shmat + touch + shmdt.
+static void opKernelAttach(char **a, int argc)
+{
+	struct seg s;
+	long n = num(a[2]);
+	kernelSeg(&s, a[0], num(a[1]), PAGE);
+	double t = begin("kattach");
+	for (long i = 0; i < n; i++) {
+		volatile char *p = kernelMap(&s);
+		*p = (char)i;
+		kernelUnmap(&s, (char *)p);
+	}
+	t = end("kattach", t, n);
+	if (shmctl(s.shmid, IPC_RMID, NULL) < 0)
+		die("IPC_RMID %d", s.shmid);
+	printf("attach_ns=%.1f\n", t / n);
+}
+
 static const struct {
 	const char *name;
 	int args;
@@ -814,6 +913,7 @@ static const struct {
 	{"rawfuse", 1, opRawFuse}, {"rtt", 3, opRtt},   {"backing", 3, opBacking},
 	{"msgrtt", 3, opMsgRtt},   {"msgtput", 3, opMsgTput},
 	{"sempair", 3, opSemPair}, {"sempp", 3, opSemPingPong},
+	{"kmmap", 4, opKernelMmap}, {"kattach", 3, opKernelAttach},
 };
 
 int main(int argc, char **argv)
