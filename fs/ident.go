@@ -112,6 +112,7 @@ const (
 	kinoNSDir   = 1 // n: 0 the namespace, 1 sysvipc/, 2 limits/, 3+kind a table
 	kinoCtl     = 2 // n: kind
 	kinoSysvipc = 3 // n: kind
-	kinoLimit   = 4 // n: index in LimitNames
+	kinoLimit   = 4 // n: index in LimitNames, then ControlNames
 	kinoObject  = 5 // n: the id; kind in bits 56-57
+	kinoInfo    = 6 // n: kind
 )

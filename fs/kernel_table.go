@@ -203,6 +203,9 @@ func (d *kernelTable) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		noCache(out)
 		return d.NewInode(ctx, &ctlNode{exec: d.ctl, m: d.k.m}, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: ino}), 0
 	}
+	if name == infoName {
+		return d.infoInode(ctx, out), 0
+	}
 	entry, view := name, msgView{mtype: 1}
 	if d.kind == kindMsg {
 		if entry, view, err = parseMsgName(name); err != nil {
@@ -225,7 +228,7 @@ func (d *kernelTable) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errn
 	if err != nil {
 		return nil, errno(err)
 	}
-	ents := []fuse.DirEntry{{Name: ctlName, Mode: syscall.S_IFREG, Ino: d.k.ino(d.id, kinoCtl, uint64(d.kind))}}
+	ents := []fuse.DirEntry{{Name: ctlName, Mode: syscall.S_IFREG, Ino: d.k.ino(d.id, kinoCtl, uint64(d.kind))}, d.infoEntry()}
 	for i := range objs {
 		ents = append(ents, fuse.DirEntry{Name: objs[i].name(), Mode: syscall.S_IFREG, Ino: d.objIno(objs[i].id, msgView{})})
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/shmfs/shmfs/internal/kernelipc"
+	"github.com/shmfs/shmfs/nsmodel"
 )
 
 // kernelText is sysvipc/<kind> or limits/<name> of a kernel namespace:
@@ -20,6 +21,10 @@ type kernelText struct {
 	id      kernelipc.NSID
 	sysvipc string
 	limit   string
+	// info is the kind (kindShm...) of <kind>/info, with info set
+	// (kernel_info.go).
+	info   int
+	isInfo bool
 }
 
 var (
@@ -31,8 +36,8 @@ var (
 func (n *kernelText) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	mode := uint32(0o444)
 	if n.limit != "" {
-		// As /proc/sys/kernel/* shows them.
-		mode = 0o644
+		// As /proc/sys/kernel/* shows them (the *_next_id files 0444).
+		mode = nsmodel.LimitMode(n.limit)
 	}
 	fixedAttr(&out.Attr, syscall.S_IFREG|mode)
 	return 0
@@ -81,6 +86,9 @@ func (n *kernelText) Open(ctx context.Context, flags uint32) (gofs.FileHandle, u
 	}
 	c := kcred(ctx)
 	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if n.isInfo {
+		return n.openInfo(ns, c, write)
+	}
 	if n.sysvipc != "" {
 		if write {
 			return nil, 0, syscall.EACCES

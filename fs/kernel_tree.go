@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -20,7 +21,8 @@ import (
 //	kernel/self                      -> ipc-<inode> of the caller's namespace
 //	kernel/ipc-<inode>/shm|msg|sem/  the namespace's objects, and ctl
 //	kernel/ipc-<inode>/sysvipc/*     its /proc/sysvipc/*
-//	kernel/ipc-<inode>/limits/*      its /proc/sys/kernel/{shmmax,...,sem}
+//	kernel/ipc-<inode>/limits/*      its /proc/sys/kernel/{shmmax,...,sem,shm_next_id,...}
+//	kernel/ipc-<inode>/<kind>/info   its shmctl/msgctl/semctl *_INFO figures
 //
 // Nothing here is modelled: every operation is the kernel's own call,
 // made by internal/kernelipc inside the namespace with the caller's
@@ -283,7 +285,7 @@ func (d *kernelNSDir) entries() []kernelEntry {
 				func() gofs.InodeEmbedder { return &kernelText{k: d.k, id: d.id, sysvipc: kind} }})
 		}
 	case "limits":
-		for i, name := range kernelipc.LimitNames {
+		for i, name := range slices.Concat(kernelipc.LimitNames, kernelipc.ControlNames) {
 			ents = append(ents, kernelEntry{name, syscall.S_IFREG, d.k.ino(d.id, kinoLimit, uint64(i)),
 				func() gofs.InodeEmbedder { return &kernelText{k: d.k, id: d.id, limit: name} }})
 		}

@@ -12,12 +12,24 @@ import (
 // namespace and that limits/ shows.
 var LimitNames = []string{"shmmax", "shmall", "shmmni", "msgmax", "msgmnb", "msgmni", "sem"}
 
+// ControlNames are the other ipc sysctls of the namespace, listed in
+// limits/ after LimitNames and read and written the same way: what they
+// do, and who may write them (the *_next_id files are 0444 and open to
+// writing only with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE in the
+// namespace's user namespace), is the kernel's to decide.
+var ControlNames = []string{"auto_msgmni", "msg_next_id", "sem_next_id", "shm_next_id", "shm_rmid_forced"}
+
+// isLimit reports whether name is one of LimitNames or ControlNames.
+func isLimit(name string) bool {
+	return slices.Contains(LimitNames, name) || slices.Contains(ControlNames, name)
+}
+
 // ReadLimit reads /proc/sys/kernel/<name> of the namespace with the
 // caller's credentials: the kernel resolves the ipc sysctls through the
 // reading thread's namespace (sysctl set_lookup) and checks the reader
 // (ipc_permissions, then the file mode).
 func (ns *Namespace) ReadLimit(c *Cred, name string) ([]byte, error) {
-	if !slices.Contains(LimitNames, name) {
+	if !isLimit(name) {
 		return nil, unix.ENOENT
 	}
 	var b []byte
@@ -30,7 +42,7 @@ func (ns *Namespace) ReadLimit(c *Cred, name string) ([]byte, error) {
 // `echo text > /proc/sys/kernel/<name>` does: the kernel parses it and
 // gives its own errno.
 func (ns *Namespace) WriteLimit(c *Cred, name string, text []byte) error {
-	if !slices.Contains(LimitNames, name) {
+	if !isLimit(name) {
 		return unix.ENOENT
 	}
 	return ns.call(c, func() error {
@@ -48,7 +60,7 @@ func (ns *Namespace) WriteLimit(c *Cred, name string, text []byte) error {
 // or writing, with the caller's credentials and closes it: the errno an
 // open of the file itself would give.
 func (ns *Namespace) CheckLimit(c *Cred, name string, write bool) error {
-	if !slices.Contains(LimitNames, name) {
+	if !isLimit(name) {
 		return unix.ENOENT
 	}
 	mode := unix.O_RDONLY
