@@ -30,7 +30,7 @@ func TestKernelIsolate(t *testing.T) {
 	}
 	// A walk that starts inside b's namespace (b's working directory)
 	// is refused too.
-	if got := b.shOK(-1, -1, "ls /proc/"+fmt.Sprint(b.pid)+"/cwd/"); got != "0x4b1d0030\nctl\n" {
+	if got := b.shOK(-1, -1, "ls /proc/"+fmt.Sprint(b.pid)+"/cwd/"); got != "0x4b1d0030\nctl\ninfo\n" {
 		t.Errorf("tenant b lists its working directory as %q", got)
 	}
 	if out, err := a.sh(-1, -1, "ls /proc/"+fmt.Sprint(b.pid)+"/cwd/"); err == nil {
