@@ -364,7 +364,7 @@ func keyName(k uint32) string { return fmt.Sprintf("0x%08x", k) }
 // still giving back come and go, and would count for or against the
 // segments depending on the moment.
 func (b *bench) serverStatus() (rss uint64, fds int, err error) {
-	pid := b.server.Process.Pid
+	pid := b.servingPid()
 	rss = math.MaxUint64
 	for i := 0; i < 10; i++ {
 		if i > 0 {

@@ -56,7 +56,7 @@ func (b *bench) measureFloors() ([]Floor, error) {
 		places = append(places, placement{"on two CPUs", cpus[0], cpus[1]})
 	}
 	places = append(places, placement{"unpinned", -1, -1})
-	shmfsPid := b.server.Process.Pid
+	shmfsPid := b.servingPid()
 	var orig unix.CPUSet
 	if err := unix.SchedGetaffinity(shmfsPid, &orig); err != nil {
 		return nil, err
@@ -207,4 +207,43 @@ func fuseFdOf(pid int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// servingPid is the process that serves the mount: the one holding
+// /dev/fuse, which is the `shmfs mount` the bench started or, under a
+// supervisor that restarts the server, a process below it.
+func (b *bench) servingPid() int {
+	pid := b.server.Process.Pid
+	for seen := 0; seen < 8; seen++ {
+		if _, ok := fuseFdOf(pid); ok {
+			return pid
+		}
+		// A Go program forks from any of its threads: each thread
+		// lists the children it forked.
+		var f []string
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, t := range tasks {
+			kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+			f = append(f, strings.Fields(string(kids))...)
+		}
+		if len(f) == 0 {
+			break
+		}
+		next := 0
+		for _, k := range f {
+			if c, err := strconv.Atoi(k); err == nil {
+				if _, ok := fuseFdOf(c); ok {
+					return c
+				}
+				if next == 0 {
+					next = c
+				}
+			}
+		}
+		if next == 0 {
+			break
+		}
+		pid = next
+	}
+	return b.server.Process.Pid
 }

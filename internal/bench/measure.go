@@ -242,7 +242,7 @@ const (
 type serverCost struct{ cpuNs, cs float64 }
 
 func (b *bench) serverCost() serverCost {
-	pid := b.server.Process.Pid
+	pid := b.servingPid()
 	var c serverCost
 	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		// Fields after the command's closing parenthesis; utime and
