@@ -179,18 +179,24 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		st.passthrough = probePassthrough(srv)
 	}
 	m.Passthrough = st.passthrough
-	var fi unix.Stat_t
-	if err := unix.Stat(dir, &fi); err == nil {
-		m.dev = fi.Dev
+	// Not a stat of dir: nothing is served yet.
+	major, minor, ok := conn.Dev()
+	if ok {
+		m.dev = unix.Mkdev(major, minor)
 	}
 	if st.passthrough {
-		var fi unix.Stat_t
-		if err := unix.Stat(dir, &fi); err != nil {
+		if !ok {
+			conn.Serve()
 			conn.Unmount()
-			return nil, err
+			return nil, fmt.Errorf("%s: not in /proc/self/mountinfo after mounting", dir)
 		}
-		st.held = newHeldMaps(unix.Major(fi.Dev), unix.Minor(fi.Dev))
+		st.held = newHeldMaps(major, minor)
 		model.SharePages() // openers reach the memfds themselves
+	}
+	// Requests wait in the kernel until here: none sees the mount half
+	// set up (passthrough, held).
+	if err := conn.Serve(); err != nil {
+		return nil, err
 	}
 	st.checkNofile()
 	return m, nil

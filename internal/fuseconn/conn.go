@@ -80,6 +80,8 @@ type Conn struct {
 
 	transport string
 	uring     *rings
+	wantRings bool        // INIT asked for FUSE_OVER_IO_URING; Serve starts the rings
+	mode      uringMode   // --io-uring
 	debug     *log.Logger // with MountOptions.Debug
 
 	dead     atomic.Bool
@@ -182,10 +184,20 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	c.fixed = runtime.NumCPU() + 2
 	raisedProcs.Do(func() { runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + c.fixed) })
 	c.transport = fmt.Sprintf("/dev/fuse (%d serving threads)", c.fixed)
+	c.wantRings, c.mode = wantRings, mode
+	return nil
+}
+
+// Serve starts serving the requests of a mounted connection. Between
+// Mount and Serve the kernel has answered INIT and queues every request:
+// the file system can finish setting up (passthrough, for one) before
+// the first is served.
+func (c *Conn) Serve() error {
+	dir, mode := c.dir, c.mode
 	for range c.fixed {
 		c.start(false)
 	}
-	if wantRings {
+	if c.wantRings {
 		c.streams.on.Store(true)
 		r, err := c.startRings()
 		c.uring = r
@@ -517,4 +529,26 @@ func (c *Conn) Unmount() error {
 	}
 	c.Wait()
 	return nil
+}
+
+// Dev is the device number of the mount, from /proc/self/mountinfo: a
+// stat of the mount point would wait for a GETATTR that no one serves
+// before Serve.
+func (c *Conn) Dev() (major, minor uint32, ok bool) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return 0, 0, false
+	}
+	unescape := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || unescape.Replace(f[4]) != c.dir {
+			continue
+		}
+		// The last mount on dir is ours.
+		if _, err := fmt.Sscanf(f[2], "%d:%d", &major, &minor); err == nil {
+			ok = true
+		}
+	}
+	return major, minor, ok
 }
