@@ -5,7 +5,6 @@ import (
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // What the kernel may cache, and how it hears of the changes it did not
@@ -33,40 +32,6 @@ const (
 	objectTimeout   = time.Second
 	negativeTimeout = time.Second
 )
-
-// nodeFS is go-fuse's node file system as the server serves it, with two
-// things go-fuse does not do.
-//
-// A node's Lookup can have the kernel remember that a name does not
-// exist: a Lookup that fails with ENOENT after setting an entry timeout
-// in its EntryOut is answered as a negative entry (node id 0) for that
-// long. go-fuse knows only one negative timeout for the whole mount, and
-// it stays 0 for the nodes that set none.
-//
-// A ctl command sees the effect of every close that reached the server
-// before it (a detach, SEM_UNDO adjustments undone): the kernel sends a
-// release without waiting for it, and go-fuse serves requests
-// concurrently, so `close(fd)` then a command on ctl could otherwise be
-// served in the other order.
-type nodeFS struct {
-	fuse.RawFileSystem
-	m *mountState
-}
-
-func (fs *nodeFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
-	st := fs.RawFileSystem.Lookup(cancel, h, name, out)
-	if st == fuse.ENOENT && out.EntryTimeout() > 0 {
-		*out = fuse.EntryOut{EntryValid: out.EntryValid, EntryValidNsec: out.EntryValidNsec}
-		return fuse.OK
-	}
-	return st
-}
-
-func (fs *nodeFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
-	fs.m.releases.RLock()
-	defer fs.m.releases.RUnlock()
-	fs.RawFileSystem.Release(cancel, in)
-}
 
 // afterReleases returns once the releases being served are done.
 func (m *mountState) afterReleases() {

@@ -38,13 +38,11 @@ func (n *ctlNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 	return 0
 }
 
-// Setattr accepts the truncation of `echo CMD > ctl`.
+// Setattr accepts the truncation of `echo CMD > ctl`, which anyone may
+// write, and refuses the rest as /proc/sys does (fixedSetattr).
 func (n *ctlNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if sz, ok := in.GetSize(); ok && sz != 0 {
-		return syscall.EINVAL
-	}
-	if _, ok := in.GetMode(); ok {
-		return syscall.EPERM
+	if e := fixedSetattr(callerCred(ctx), in, 0o666, false); e != 0 {
+		return e
 	}
 	return n.Getattr(ctx, f, out)
 }
@@ -113,16 +111,15 @@ func (h *ctlHandle) settled() {
 }
 
 func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	cmd, err := parseCtl(data)
+	res, err := h.run(ctx, data)
 	if err != nil {
-		return 0, errno(err)
-	}
-	if h.m != nil {
-		// A close made before this write is seen by the command.
-		h.m.afterReleases()
-	}
-	res, err := h.exec(callerCred(ctx), cmd)
-	if err != nil {
+		// The reason is what the handle reads back, from the offset
+		// the failed write left unmoved.
+		logRefusal("ctl", data, err)
+		h.mu.Lock()
+		h.last = []byte(reasonLine(err))
+		h.base = off
+		h.mu.Unlock()
 		return 0, errno(err)
 	}
 	h.mu.Lock()
@@ -133,6 +130,19 @@ func (h *ctlHandle) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	}
 	h.mu.Unlock()
 	return uint32(len(data)), 0
+}
+
+// run parses and runs one command.
+func (h *ctlHandle) run(ctx context.Context, data []byte) (string, error) {
+	cmd, err := parseCtl(data)
+	if err != nil {
+		return "", err
+	}
+	if h.m != nil {
+		// A close made before this write is seen by the command.
+		h.m.afterReleases()
+	}
+	return h.exec(callerCred(ctx), cmd)
 }
 
 // Read gives the result of the last command, once what it changed is

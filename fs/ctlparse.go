@@ -19,15 +19,19 @@ type ctlCmd struct {
 }
 
 // parseCtl splits one write into a command. More than one line, an empty
-// command or a field given twice is EINVAL.
+// command or a field given twice is EINVAL. Every error here and in the
+// accessors below is a refusal that says why (reason.go).
 func parseCtl(data []byte) (*ctlCmd, error) {
 	text := strings.TrimSuffix(string(data), "\n")
-	if strings.ContainsAny(text, "\n\x00") {
-		return nil, syscall.EINVAL
+	if strings.Contains(text, "\n") {
+		return nil, refuse(syscall.EINVAL, "one command per write")
+	}
+	if strings.Contains(text, "\x00") {
+		return nil, refuse(syscall.EINVAL, "a NUL byte in the command")
 	}
 	f := strings.Fields(text)
 	if len(f) == 0 {
-		return nil, syscall.EINVAL
+		return nil, refuse(syscall.EINVAL, "empty command")
 	}
 	c := &ctlCmd{op: f[0], args: make(map[string]string)}
 	for _, w := range f[1:] {
@@ -36,8 +40,11 @@ func parseCtl(data []byte) (*ctlCmd, error) {
 			c.words = append(c.words, w)
 			continue
 		}
-		if _, dup := c.args[name]; dup || name == "" {
-			return nil, syscall.EINVAL
+		if name == "" {
+			return nil, refuse(syscall.EINVAL, "field %q has no name", w)
+		}
+		if _, dup := c.args[name]; dup {
+			return nil, refuse(syscall.EINVAL, "%s= given twice", name)
 		}
 		c.args[name] = val
 	}
@@ -47,16 +54,21 @@ func parseCtl(data []byte) (*ctlCmd, error) {
 // object takes the object a command names: a key or private.<id> as the
 // first word, or id=N.
 func (c *ctlCmd) object() (nsmodel.Ref, error) {
+	w := ""
 	if v, ok := c.args["id"]; ok {
 		delete(c.args, "id")
-		return nsmodel.ParseRef("id=" + v)
+		w = "id=" + v
+	} else if len(c.words) > 0 {
+		w = c.words[0]
+		c.words = c.words[1:]
+	} else {
+		return nsmodel.Ref{}, refuse(syscall.EINVAL, "%s names no object (a key such as 0x0000162e, private.<id> or id=N)", c.op)
 	}
-	if len(c.words) == 0 {
-		return nsmodel.Ref{}, syscall.EINVAL
+	ref, err := nsmodel.ParseRef(w)
+	if err != nil {
+		return ref, refuse(errno(err), "%s is no object name (a key such as 0x0000162e, private.<id> or id=N)", w)
 	}
-	w := c.words[0]
-	c.words = c.words[1:]
-	return nsmodel.ParseRef(w)
+	return ref, nil
 }
 
 // flag takes a bare word such as IPC_EXCL.
@@ -85,7 +97,14 @@ func (c *ctlCmd) uint(name string, base, bits int) (*uint64, error) {
 	}
 	n, err := strconv.ParseUint(v, base, bits)
 	if err != nil {
-		return nil, syscall.EINVAL
+		what := "decimal"
+		if base == 8 {
+			what = "octal"
+		}
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return nil, refuse(syscall.EINVAL, "%s %s is out of range", name, v)
+		}
+		return nil, refuse(syscall.EINVAL, "%s %s is not %s", name, v, what)
 	}
 	return &n, nil
 }
@@ -97,7 +116,7 @@ func (c *ctlCmd) mode() (*uint32, error) {
 		return nil, err
 	}
 	if *n > 0o777 {
-		return nil, syscall.EINVAL
+		return nil, refuse(syscall.EINVAL, "mode %#o has bits beyond 0777", *n)
 	}
 	m := uint32(*n)
 	return &m, nil
@@ -107,9 +126,13 @@ func (c *ctlCmd) mode() (*uint32, error) {
 func (c *ctlCmd) key() (int32, error) {
 	v, ok := c.str("key")
 	if !ok {
-		return 0, syscall.EINVAL
+		return 0, refuse(syscall.EINVAL, "key= is required (key=0x<hex>, a decimal number or IPC_PRIVATE)")
 	}
-	return nsmodel.ParseKey(v)
+	k, err := nsmodel.ParseKey(v)
+	if err != nil {
+		return 0, refuse(errno(err), "key %s is not 0x<hex>, a decimal number or IPC_PRIVATE", v)
+	}
+	return k, nil
 }
 
 // createMode takes the mode of an IPC_CREAT: mode=0NNN, 0600 when absent.
@@ -151,15 +174,21 @@ func (c *ctlCmd) setAttr(qbytes bool) (nsmodel.SetAttr, error) {
 		}
 	}
 	if a.UID == nil && a.GID == nil && a.Mode == nil && a.QBytes == nil {
-		return a, syscall.EINVAL
+		if qbytes {
+			return a, refuse(syscall.EINVAL, "IPC_SET sets nothing: give uid=, gid=, mode= or qbytes=")
+		}
+		return a, refuse(syscall.EINVAL, "IPC_SET sets nothing: give uid=, gid= or mode=")
 	}
 	return a, nil
 }
 
 // done refuses a command with words or fields left that nothing took.
 func (c *ctlCmd) done() error {
-	if len(c.words) > 0 || len(c.args) > 0 {
-		return syscall.EINVAL
+	if len(c.words) > 0 {
+		return refuse(syscall.EINVAL, "%s does not take %q", c.op, c.words[0])
+	}
+	for name := range c.args {
+		return refuse(syscall.EINVAL, "%s does not take %s=", c.op, name)
 	}
 	return nil
 }

@@ -26,16 +26,3 @@ func nonblocking(ctx context.Context, opened bool) bool {
 	}
 	return opened
 }
-
-func (fs *nodeFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
-	fileFlags.Store(cancel, in.Flags)
-	defer fileFlags.Delete(cancel)
-	return fs.RawFileSystem.Read(cancel, in, buf)
-}
-
-// Writev is how go-fuse serves every WRITE (Write only after ENOSYS).
-func (fs *nodeFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
-	fileFlags.Store(cancel, in.Flags)
-	defer fileFlags.Delete(cancel)
-	return fs.RawFileSystem.Writev(cancel, in, data)
-}

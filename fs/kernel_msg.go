@@ -72,9 +72,9 @@ func (h *kernelQueueHandle) Read(ctx context.Context, dest []byte, off int64) (f
 	var typ int64
 	var text []byte
 	var err error
-	if h.view.flags&nsmodel.MsgCopy != 0 {
+	if h.view.readFlags()&nsmodel.MsgCopy != 0 {
 		h.copyMu.Lock()
-		typ, text, err = h.ns.MsgRcv(ctx, c, h.id, size, h.copyNext, h.view.flags|nsmodel.IPCNoWait)
+		typ, text, err = h.ns.MsgRcv(ctx, c, h.id, size, h.copyNext, h.view.readFlags()|nsmodel.IPCNoWait)
 		if err == nil {
 			h.copyNext++
 		}

@@ -83,23 +83,6 @@ func (k *kernelTree) sweep() {
 	}
 }
 
-// Inode numbers below kernel/ have bit 61 set, which no model number
-// (serials from 1, queue views with bit 62, go-fuse's own from 2^63)
-// has. Below it: a per-mount index of the namespace (24 bits, from 1;
-// 0 for kernel/ itself and self), the node's kind (4 bits) and a number
-// within the kind (32 bits: an IPC id, or which fixed file). Queue names
-// with options take bit 60 and a hash (kernelQueueIno).
-const (
-	kinoBase = 1 << 61
-
-	kinoTop     = 0 // n: 0 kernel/, 1 self
-	kinoNSDir   = 1 // n: 0 the namespace, 1 sysvipc/, 2 limits/, 3+kind a table
-	kinoCtl     = 2 // n: kind
-	kinoSysvipc = 3 // n: kind
-	kinoLimit   = 4 // n: index in LimitNames
-	kinoObject  = 5 // n: the id; kind in bits 56-57
-)
-
 func (k *kernelTree) ino(id kernelipc.NSID, what, n uint64) uint64 {
 	var idx uint64
 	if id != 0 {

@@ -34,13 +34,12 @@ func (n *limitNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.At
 }
 
 // Setattr accepts the truncation that `echo N > limits/x` sends before
-// its write.
+// its write, from whoever may write the limit, and refuses the rest as
+// /proc/sys does (fixedSetattr).
 func (n *limitNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if sz, ok := in.GetSize(); ok && sz != 0 {
-		return syscall.EINVAL
-	}
-	if _, ok := in.GetMode(); ok {
-		return syscall.EPERM
+	c := callerCred(ctx)
+	if e := fixedSetattrW(c, in, 0o644, false, n.ns.MayWriteLimits(c)); e != 0 {
+		return e
 	}
 	return n.Getattr(ctx, f, out)
 }
@@ -79,6 +78,10 @@ func (h *limitHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 		m = r.m
 	}
 	if err := m.setLimit(h.node.ns, callerCred(ctx), h.node.name, string(data)); err != nil {
+		// The handle reads back why, from offset 0.
+		err = because(err, limitReason(h.node.name, data))
+		logRefusal("limits/"+h.node.name, data, err)
+		h.text = []byte(reasonLine(err))
 		return 0, errno(err)
 	}
 	if h.node.name == "shmmni" && m != nil {

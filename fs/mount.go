@@ -107,11 +107,6 @@ func (m *mountState) removed(s *nsmodel.Shm) {
 	}
 }
 
-// rootIno is the root's inode number; a model serial s is inode s+1.
-const rootIno = 1
-
-func inoOf(serial uint64) uint64 { return serial + rootIno }
-
 // started is the time that directories and fixed files show.
 var started = uint64(time.Now().Unix())
 
@@ -146,6 +141,9 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 	// not by the tenancy's first reap two seconds in: the server's
 	// descriptors beside its segments' are all there from the start.
 	model.ServerNS()
+	if cfg.Log != nil {
+		refusalLog.Store(cfg.Log)
+	}
 	root := &rootNode{m: st}
 	zero := time.Duration(0)
 	opts := &gofs.Options{
@@ -169,34 +167,36 @@ func New(dir string, model *nsmodel.Model, cfg Config) (*Mount, error) {
 		NullPermissions: true,
 		RootStableAttr:  &gofs.StableAttr{Ino: rootIno},
 	}
-	conn := fuseconn.New(fuseconn.Options{IOUring: cfg.IOUring})
+	// How segment I/O is served is decided once INIT is answered and
+	// before any request is served: a request that saw it undecided
+	// could open a segment without passthrough on a passthrough mount.
+	var setupErr error
+	beforeServe := func(srv *fuse.Server) {
+		if cfg.NoPassthrough || !probePassthrough(srv) {
+			return
+		}
+		// The mount's device, without a request (nothing serves yet).
+		var stx unix.Statx_t
+		if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_STATX_DONT_SYNC, unix.STATX_TYPE, &stx); err != nil {
+			setupErr = err
+			return
+		}
+		st.passthrough = true
+		st.held = newHeldMaps(stx.Dev_major, stx.Dev_minor)
+		model.SharePages() // openers reach the memfds themselves
+	}
+	conn := fuseconn.New(fuseconn.Options{IOUring: cfg.IOUring, BeforeServe: beforeServe})
 	if err := mountTree(dir, root, opts, cfg.Isolate, conn); err != nil {
 		return nil, err
 	}
-	srv := conn.Server()
-	m := &Mount{Server: conn, state: st}
-	if !cfg.NoPassthrough {
-		st.passthrough = probePassthrough(srv)
+	if setupErr != nil {
+		conn.Unmount()
+		return nil, setupErr
 	}
-	m.Passthrough = st.passthrough
-	// Not a stat of dir: nothing is served yet.
-	major, minor, ok := conn.Dev()
-	if ok {
-		m.dev = unix.Mkdev(major, minor)
-	}
-	if st.passthrough {
-		if !ok {
-			conn.Serve()
-			conn.Unmount()
-			return nil, fmt.Errorf("%s: not in /proc/self/mountinfo after mounting", dir)
-		}
-		st.held = newHeldMaps(major, minor)
-		model.SharePages() // openers reach the memfds themselves
-	}
-	// Requests wait in the kernel until here: none sees the mount half
-	// set up (passthrough, held).
-	if err := conn.Serve(); err != nil {
-		return nil, err
+	m := &Mount{Server: conn, state: st, Passthrough: st.passthrough}
+	var fi unix.Stat_t
+	if err := unix.Stat(dir, &fi); err == nil {
+		m.dev = fi.Dev
 	}
 	st.checkNofile()
 	return m, nil
@@ -242,6 +242,9 @@ func errno(err error) syscall.Errno {
 	}
 	if e, ok := err.(syscall.Errno); ok {
 		return e
+	}
+	if r, ok := err.(*refusal); ok {
+		return r.errno
 	}
 	if pe, ok := err.(*os.PathError); ok {
 		return errno(pe.Err)

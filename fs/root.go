@@ -28,10 +28,11 @@ var (
 	_ = (gofs.NodeRmdirer)((*rootNode)(nil))
 	_ = (gofs.NodeUnlinker)((*rootNode)(nil))
 	_ = (gofs.NodeGetattrer)((*rootNode)(nil))
+	_ = (gofs.NodeSetattrer)((*rootNode)(nil))
 )
 
 func (r *rootNode) OnAdd(ctx context.Context) {
-	self := r.NewPersistentInode(ctx, &selfNode{t: r.t}, gofs.StableAttr{Mode: syscall.S_IFLNK})
+	self := r.NewPersistentInode(ctx, &selfNode{t: r.t}, sharedAttr(syscall.S_IFLNK, selfIno))
 	r.AddChild(selfName, self, false)
 	// kernel/: the kernel's own namespaces (kernel_tree.go).
 	if k := newKernelTree(r.m, r.t); k != nil {
@@ -46,10 +47,20 @@ func (r *rootNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Att
 	return 0
 }
 
+// Setattr refuses what /proc/sys refuses of its directories.
+func (r *rootNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if e := fixedSetattr(callerCred(ctx), in, 0o755, true); e != 0 {
+		return e
+	}
+	return r.Getattr(ctx, f, out)
+}
+
+// nsInode gives the kernel the node of namespace ns: the one it holds,
+// or a new one (nsdir.go).
 func (r *rootNode) nsInode(ctx context.Context, ns *nsmodel.Namespace, out *fuse.EntryOut) *gofs.Inode {
 	nsDirAttr(&out.Attr)
 	r.t.topEntry(out)
-	return r.NewInode(ctx, &nsNode{m: r.m, t: r.t, ns: ns}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
+	return r.NewInode(ctx, newNSNode(r.m, r.t, ns), sharedAttr(syscall.S_IFDIR, serialIno(ns.Serial())))
 }
 
 func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -94,7 +105,7 @@ func (r *rootNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 	}
 	ents := make([]fuse.DirEntry, 0, len(list)+1)
 	for _, ns := range list {
-		ents = append(ents, fuse.DirEntry{Name: ns.Name, Mode: syscall.S_IFDIR, Ino: inoOf(ns.Serial())})
+		ents = append(ents, fuse.DirEntry{Name: ns.Name, Mode: syscall.S_IFDIR, Ino: serialIno(ns.Serial())})
 	}
 	ents = append(ents, fuse.DirEntry{Name: selfName, Mode: syscall.S_IFLNK, Ino: r.GetChild(selfName).StableAttr().Ino})
 	if k := r.GetChild(kernelName); k != nil {

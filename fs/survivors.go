@@ -83,7 +83,7 @@ func FindSurvivors(model *nsmodel.Model, devs []uint64) *Survivors {
 		}
 		for _, st := range ns.Shm.Stats() {
 			if s, err := ns.Shm.Lookup(nsmodel.Ref{ByID: true, ID: st.ID}); err == nil {
-				byIno[inoOf(s.Serial())] = seg{ns.Shm, s}
+				byIno[serialIno(s.Serial())] = seg{ns.Shm, s}
 			}
 		}
 	}

@@ -18,12 +18,22 @@ type textNode struct {
 var (
 	_ = (gofs.NodeOpener)((*textNode)(nil))
 	_ = (gofs.NodeGetattrer)((*textNode)(nil))
+	_ = (gofs.NodeSetattrer)((*textNode)(nil))
 )
 
 func (n *textNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	fixedAttr(&out.Attr, syscall.S_IFREG|0o444)
 	out.SetTimeout(fixedTimeout)
 	return 0
+}
+
+// Setattr refuses as /proc/sysvipc does: a table is read-only to all
+// but root, whose truncation and times change nothing.
+func (n *textNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if e := fixedSetattr(callerCred(ctx), in, 0o444, false); e != 0 {
+		return e
+	}
+	return n.Getattr(ctx, f, out)
 }
 
 func (n *textNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {

@@ -14,7 +14,7 @@ func TestMsgFcntlNonblock(t *testing.T) {
 	script := `
 import errno, os, signal, struct, sys
 q = sys.argv[1]
-fd = os.open(q, os.O_RDWR)
+fd = os.open(q + ",recv", os.O_RDWR)   # a receiving name (docs/msg.md)
 msg = struct.pack("=q", 1) + b"x" * 16
 os.set_blocking(fd, False)
 try:

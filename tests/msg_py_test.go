@@ -46,7 +46,7 @@ elif role == "send":
     print(h.hexdigest())
 elif role == "recv":
     h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
+    with open(path + ",recv", "rb", buffering=0) as f:
         for i in range(n):
             b = f.read(8 + 8192)
             h.update(b)

@@ -226,7 +226,7 @@ func TestMsgShell(t *testing.T) {
 	if got := shOK(t, "dd if="+q+",mtext bs=64k count=1 status=none"); got != "hello\n" {
 		t.Errorf("receive: %q", got)
 	}
-	if got := shOK(t, "dd if="+q+" bs=100 count=1 status=none | od -An -tu8 -N8"); strings.TrimSpace(got) != "3" {
+	if got := shOK(t, "dd if="+q+",recv bs=100 count=1 status=none | od -An -tu8 -N8"); strings.TrimSpace(got) != "3" {
 		t.Errorf("mtype of the last message: %q", got)
 	}
 	for _, cmd := range []string{

@@ -58,6 +58,14 @@ static int sysv, qid = -1, unaligned;
 static char unal[(1 << 20) + 3 * 4096];
 static const char *path;
 
+/* recvname is path as a receiving name: a queue's own name only copies
+ * (docs/msg.md), ",recv" receives. */
+static const char *recvname(void) {
+	static char name[4096];
+	snprintf(name, sizeof name, "%s,recv", path);
+	return name;
+}
+
 /* fill puts text, or for "@N" N bytes of a pattern, in m.mtext. */
 static size_t fill(const char *text) {
 	if (text[0] == '@') {
@@ -178,7 +186,7 @@ int main(int argc, char **argv) {
 		/* read PATH [retry]: one msgrcv; with retry, EINTR is reported
 		 * and the read tried again. */
 		int retry = argc > 3;
-		int fd = open(path, O_RDONLY);
+		int fd = open(recvname(), O_RDONLY);
 		if (fd < 0) { printf("open %s\n", ename(errno)); return 1; }
 		for (;;) {
 			ssize_t n = read(fd, &m, sizeof m);
@@ -207,7 +215,7 @@ int main(int argc, char **argv) {
 		 * EINTR is retried and counted on stderr. */
 		long n = strtol(argv[3], NULL, 10);
 		int sending = cmd[0] == 's';
-		int fd = open(path, sending ? O_WRONLY : O_RDONLY);
+		int fd = open(sending ? path : recvname(), sending ? O_WRONLY : O_RDONLY);
 		if (fd < 0) { perror(path); return 1; }
 		long base = sending ? strtol(argv[4], NULL, 10) : 0;
 		for (long i = 0; i < n; i++) {

@@ -25,7 +25,9 @@ const epollETSrc = `
 int main(int argc, char **argv) {
 	const char *path = argv[1];
 	int n = atoi(argv[2]);
-	int fd = open(path, O_RDONLY | O_CREAT | O_NONBLOCK, 0600);
+	char rname[4096];
+	snprintf(rname, sizeof rname, "%s,recv", path); /* a receiving name (docs/msg.md) */
+	int fd = open(rname, O_RDONLY | O_CREAT | O_NONBLOCK, 0600);
 	if (fd < 0) { perror("open"); return 1; }
 	int go[2];
 	if (pipe(go) < 0) { perror("pipe"); return 1; }

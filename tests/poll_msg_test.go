@@ -14,13 +14,14 @@ const pollPySrc = `
 import asyncio, errno, os, select, struct, subprocess, sys
 
 path, case = sys.argv[1], sys.argv[2]
+rpath = path + ",recv"  # a receiving name: the queue's own name only copies (docs/msg.md)
 
 def send_from_other_process(text, mtype=1):
     esc = "".join("\\%03o" % b for b in struct.pack("q", mtype) + text)
     subprocess.run(["sh", "-c", "printf '%s' > %s" % (esc, path)], check=True)
 
 if case == "poll":
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fd = os.open(rpath, os.O_RDWR | os.O_CREAT)
     p = select.poll()
     p.register(fd, select.POLLIN)
     # An empty queue: nothing to read, poll times out.
@@ -37,7 +38,7 @@ if case == "poll":
     print("ok")
 
 elif case == "select-write":
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fd = os.open(rpath, os.O_RDWR | os.O_CREAT)
     # Room: writable at once (a zero timeout does not wait).
     r, w, x = select.select([], [fd], [], 0)
     assert w == [fd], "queue with room not writable"
@@ -57,7 +58,7 @@ elif case == "select-write":
     r, w, x = select.select([], [fd], [], 0.3)
     assert w == [], "full queue writable"
     # A receive in another process makes room.
-    rcv = subprocess.Popen(["sh", "-c", "sleep 0.2; dd if=%s bs=2000 count=1 of=/dev/null status=none" % path])
+    rcv = subprocess.Popen(["sh", "-c", "sleep 0.2; dd if=%s bs=2000 count=1 of=/dev/null status=none" % rpath])
     r, w, x = select.select([], [fd], [], 10)
     rcv.wait()
     assert w == [fd], "no wake-up for room"
@@ -65,7 +66,7 @@ elif case == "select-write":
 
 elif case == "asyncio":
     n = int(sys.argv[3])
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK)
+    fd = os.open(rpath, os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK)
     st = {"wakeups": 0, "spurious": 0}
     got = []
     async def main():

@@ -29,8 +29,9 @@ func TestShmCtl(t *testing.T) {
 
 	step("IPC_CREAT key=0x100 size=4096 mode=0640", "ok 0 0x00000100")
 	step("IPC_CREAT key=0x100 size=4096 mode=0640 IPC_EXCL", "err EEXIST")
-	if got := py.ok("ctlr"); got != "0 0x00000100" {
-		t.Errorf("after a failed command the handle reads %q, want the last result", got)
+	// A refusal is the result of its command: the handle reads why.
+	if got := py.ok("ctlr"); got != "EEXIST: key 0x100 exists (IPC_EXCL)" {
+		t.Errorf("after a failed command the handle reads %q, want the reason", got)
 	}
 	step("IPC_CREAT key=0x100 size=100 mode=0600", "ok 0 0x00000100")
 	step("IPC_CREAT key=0x100 size=8192 mode=0600", "err EINVAL")
@@ -99,14 +100,14 @@ func TestShmCtl(t *testing.T) {
 
 // TestShmCtlBad: a malformed, unknown-object or forbidden command fails
 // whole with the kernel's errno from write(2), changes nothing in the
-// table, and leaves the handle's last result as it was.
+// table, and leaves its reason on the handle, one line.
 func TestShmCtlBad(t *testing.T) {
 	mnt := mountShmfs(t)
 	ns := mnt + "/default/"
 	py := startDriver(t, "python", -1, -1)
 	py.ok("ctlopen %sshm/ctl", ns)
 	py.ok("ctlw IPC_CREAT key=0x100 size=4096 mode=0640")
-	last := py.ok("ctlw IPC_CREAT key=IPC_PRIVATE size=4096 mode=0600")
+	py.ok("ctlw IPC_CREAT key=IPC_PRIVATE size=4096 mode=0600")
 	table, _ := os.ReadFile(ns + "sysvipc/shm")
 	for _, c := range []struct{ cmd, errno string }{
 		{"\\n", "EINVAL"},
@@ -161,8 +162,9 @@ func TestShmCtlBad(t *testing.T) {
 		if got := py.do("ctlw %s", c.cmd); got != "err "+c.errno {
 			t.Errorf("%q: %q, want err %s", c.cmd, got, c.errno)
 		}
-		if got := py.ok("ctlr"); got != last {
-			t.Errorf("after %q the handle reads %q, want %q", c.cmd, got, last)
+		// The handle reads the reason, a line of its own.
+		if got := py.ok("ctlr"); !strings.HasPrefix(got, c.errno+": ") || strings.Contains(got, "\n") {
+			t.Errorf("after %q the handle reads %q, want %s and a reason", c.cmd, got, c.errno)
 		}
 		if now, _ := os.ReadFile(ns + "sysvipc/shm"); string(now) != string(table) {
 			t.Fatalf("%q changed the table:\n%s\nwas\n%s", c.cmd, now, table)
@@ -206,7 +208,7 @@ except OSError as e:
     print(e.errno == 2)
 print(os.pread(fd, 100, 0).decode(), end="")
 `
-	if out, err := runCmd(t, nil, pythonBin(), "-c", py, ctl); err != nil || out != "1 0x00000043\nTrue\n1 0x00000043\n" {
+	if out, err := runCmd(t, nil, pythonBin(), "-c", py, ctl); err != nil || out != "1 0x00000043\nTrue\nENOENT: no object 0x00000043\n" {
 		t.Errorf("python read back: %q %v", out, err)
 	}
 	if out, err := exec.Command("bash", "-c", "echo 'IPC_RMID 0x42' > "+ctl).CombinedOutput(); err != nil || len(out) != 0 {

@@ -45,6 +45,11 @@ type Options struct {
 	// IOUring is "auto", "on" or "off": whether requests are served from
 	// per-CPU io_uring rings (uring.go).
 	IOUring string
+	// BeforeServe, if set, runs once INIT is answered and before any
+	// other request is served: what every request relies on (how
+	// segment I/O is served, say) is decided there, not by racing the
+	// first requests.
+	BeforeServe func(srv *fuse.Server)
 }
 
 // Conn is one mounted FUSE connection.
@@ -179,20 +184,22 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 		return fmt.Errorf("FUSE INIT: protocol server: %v", st)
 	}
 	c.fd.Store(int64(rfd))
+	if c.opts.BeforeServe != nil {
+		c.opts.BeforeServe(srv)
+	}
 
 	// One per CPU, and two to spare for requests that wait.
 	c.fixed = runtime.NumCPU() + 2
 	raisedProcs.Do(func() { runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + c.fixed) })
 	c.transport = fmt.Sprintf("/dev/fuse (%d serving threads)", c.fixed)
 	c.wantRings, c.mode = wantRings, mode
-	return nil
+	return c.serveAll()
 }
 
-// Serve starts serving the requests of a mounted connection. Between
-// Mount and Serve the kernel has answered INIT and queues every request:
-// the file system can finish setting up (passthrough, for one) before
-// the first is served.
-func (c *Conn) Serve() error {
+// serveAll starts serving: the serving threads, and the rings if INIT
+// asked for them. Until then (BeforeServe) the kernel queues every
+// request.
+func (c *Conn) serveAll() error {
 	dir, mode := c.dir, c.mode
 	for range c.fixed {
 		c.start(false)
@@ -531,24 +538,3 @@ func (c *Conn) Unmount() error {
 	return nil
 }
 
-// Dev is the device number of the mount, from /proc/self/mountinfo: a
-// stat of the mount point would wait for a GETATTR that no one serves
-// before Serve.
-func (c *Conn) Dev() (major, minor uint32, ok bool) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return 0, 0, false
-	}
-	unescape := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || unescape.Replace(f[4]) != c.dir {
-			continue
-		}
-		// The last mount on dir is ours.
-		if _, err := fmt.Sscanf(f[2], "%d:%d", &major, &minor); err == nil {
-			ok = true
-		}
-	}
-	return major, minor, ok
-}

@@ -413,7 +413,10 @@ static void queueOpen(struct queue *q, const char *dir, long key, int create)
 		return;
 	}
 	name(q->path, sizeof q->path, dir, key);
-	q->fd = open(q->path, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600);
+	/* ",recv": a queue's own name only copies on read (docs/msg.md). */
+	char rname[sizeof q->path + 8];
+	snprintf(rname, sizeof rname, "%s,recv", q->path);
+	q->fd = open(rname, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600);
 	if (q->fd < 0)
 		die("open %s", q->path);
 }

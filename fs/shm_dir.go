@@ -13,13 +13,16 @@ import (
 // shmDirNode is MOUNT/<ns>/shm/: the shm id table, one file per segment
 // named by its key, and ctl.
 type shmDirNode struct {
-	gofs.Inode
-	m  *mountState
-	ns *nsmodel.Namespace
+	tableDir
+}
+
+func newShmDir(m *mountState, ns *nsmodel.Namespace) gofs.InodeEmbedder {
+	d := &shmDirNode{tableDir{m: m, ns: ns, table: ns.Shm, entries: ns.Shm.List, ctlSlot: slotShmCtl, infoSlot: slotShmInfo}}
+	d.exec, d.infoText = d.ctl, d.info
+	return d
 }
 
 var (
-	_ = (gofs.NodeOnAdder)((*shmDirNode)(nil))
 	_ = (gofs.NodeGetattrer)((*shmDirNode)(nil))
 	_ = (gofs.NodeLookuper)((*shmDirNode)(nil))
 	_ = (gofs.NodeReaddirer)((*shmDirNode)(nil))
@@ -30,31 +33,10 @@ var (
 
 const ctlName = "ctl"
 
-// tableDirAttr is the mode of an id table: like /dev/shm, anyone may
-// create in it, since shmget asks no permission of a directory.
-func tableDirAttr(a *fuse.Attr) { fixedAttr(a, syscall.S_IFDIR|0o1777) }
-
-func (d *shmDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	tableDirAttr(&out.Attr)
-	out.SetTimeout(fixedTimeout)
-	return 0
-}
-
-// OnAdd makes ctl, and has the changes to the table that the kernel does
-// not see reach this directory's cached names.
-func (d *shmDirNode) OnAdd(ctx context.Context) {
-	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
-	d.AddChild(ctlName, ctl, false)
-	addInfo(ctx, d.EmbeddedInode(), d.info)
-	d.m.inval.addDir(d.ns.Shm, d.EmbeddedInode())
-}
-
-func (d *shmDirNode) OnForget() { d.m.inval.removeDir(d.ns.Shm, d.EmbeddedInode()) }
-
 // segInode gives the kernel the node of segment s, whose snapshot st was
 // taken for the lookup, and lets it keep the entry and attributes.
 func (d *shmDirNode) segInode(ctx context.Context, s *nsmodel.Shm, st *nsmodel.ShmStat, out *fuse.EntryOut) *gofs.Inode {
-	ch := d.NewInode(ctx, &segNode{m: d.m, t: d.ns.Shm, s: s}, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(s.Serial())})
+	ch := d.NewInode(ctx, &segNode{m: d.m, t: d.ns.Shm, s: s}, sharedAttr(syscall.S_IFREG, serialIno(s.Serial())))
 	// A node the kernel already had is kept, and the new one dropped.
 	ch.Operations().(*segNode).show(&out.Attr, st)
 	out.SetEntryTimeout(objectTimeout)
@@ -84,14 +66,12 @@ func (d *shmDirNode) find(name string) (*nsmodel.Shm, *nsmodel.ShmStat, syscall.
 // Lookup of a name that no segment has leaves a negative entry, which a
 // segment made without the kernel seeing it (ctl IPC_CREAT) drops.
 func (d *shmDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	d.show()
 	if name == infoName {
-		return lookupInfo(d.EmbeddedInode(), out), 0
+		return d.infoInode(ctx, out), 0
 	}
 	if name == ctlName {
-		fixedAttr(&out.Attr, syscall.S_IFREG|0o666)
-		out.SetEntryTimeout(fixedTimeout)
-		out.SetAttrTimeout(fixedTimeout)
-		return d.GetChild(ctlName), 0
+		return d.ctlInode(ctx, out), 0
 	}
 	s, st, e := d.find(name)
 	if e != 0 {
@@ -102,14 +82,8 @@ func (d *shmDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 }
 
 func (d *shmDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	d.m.settleRemoved()
-	segs := d.ns.Shm.List()
-	ents := make([]fuse.DirEntry, 0, len(segs)+1)
-	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG}, infoEntry)
-	for _, st := range segs {
-		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: inoOf(st.Serial)})
-	}
-	return gofs.NewListDirStream(ents), 0
+	d.show()
+	return d.list(), 0
 }
 
 // Create is open(O_CREAT) of a key that the kernel has not seen: shmget
@@ -119,6 +93,7 @@ func (d *shmDirNode) Create(ctx context.Context, name string, flags uint32, mode
 	if err != nil || ref.ByID {
 		return nil, nil, 0, syscall.EINVAL
 	}
+	d.show()
 	c := callerCred(ctx)
 	d.m.settleRemoved()
 	s, err := d.ns.Shm.Open(c, nsmodel.ShmGet{

@@ -55,6 +55,7 @@ func (n *semNode) fill(a *fuse.Attr) {
 	st := n.t.Stat(n.s)
 	a.Mode = syscall.S_IFREG | st.Mode&nsmodel.ModePerm
 	a.Size = semMaxWrite
+	a.Blocks = a.Size / 512 // not sparse to cp (msgNode.fill)
 	a.Owner = fuse.Owner{Uid: st.UID, Gid: st.GID}
 	a.Nlink = 1
 	if st.Deleted {
@@ -63,7 +64,7 @@ func (n *semNode) fill(a *fuse.Attr) {
 	a.Atime = uint64(st.Otime)
 	a.Mtime = uint64(st.Otime)
 	a.Ctime = uint64(st.Ctime)
-	a.Ino = inoOf(n.s.Serial())
+	a.Ino = serialIno(n.s.Serial())
 }
 
 func (n *semNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -73,36 +74,28 @@ func (n *semNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 }
 
 // Setattr is chmod and chown (IPC_SET). A truncation to 0, as `>`
-// sends, changes nothing, as does setting times (touch), which is checked
-// as on any file; a set has no other size to set.
+// sends, and setting times (touch) are checked as on any file and change
+// nothing; a set has no other size to set.
 func (n *semNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	c := callerCred(ctx)
-	if set, now := setsTimes(in); set {
-		st := n.t.Stat(n.s)
-		if err := st.CheckTimes(c, now); err != nil {
-			return errno(err)
-		}
+	return setattrObject(ctx, n, f, in, out)
+}
+
+func (n *semNode) checkTimes(c *nsmodel.Cred, now bool) error {
+	st := n.t.Stat(n.s)
+	return st.CheckTimes(c, now)
+}
+
+func (n *semNode) resize(c *nsmodel.Cred, size uint64, byPath bool) error {
+	return fixedSize(size, byPath, func() error { return n.t.Access(c, n.s, nsmodel.AccessWrite) })
+}
+
+// ipcSet drops the attributes the set's other inodes hold.
+func (n *semNode) ipcSet(c *nsmodel.Cred, a nsmodel.SetAttr) error {
+	if err := n.t.Set(c, n.s, a); err != nil {
+		return err
 	}
-	if size, ok := in.GetSize(); ok {
-		if size != 0 {
-			return syscall.EINVAL
-		}
-		if f == nil {
-			if err := n.t.Access(c, n.s, nsmodel.AccessWrite); err != nil {
-				return errno(err)
-			}
-		}
-	}
-	if a, ok := ipcSetOf(in); ok {
-		if err := n.t.Set(c, n.s, a); err != nil {
-			return errno(err)
-		}
-		// The set's other inodes hold the old attributes.
-		n.sc.changed(n)
-	}
-	n.fill(&out.Attr)
-	out.SetTimeout(objectTimeout)
-	return 0
+	n.sc.changed(n)
+	return nil
 }
 
 // semOpenAccess is what an open of a set asks of ipcperms: read to read
@@ -153,6 +146,8 @@ type semHandle struct {
 	mu   sync.Mutex
 	text []byte
 	read int
+	// failed: text is the reason of a refused write, not values.
+	failed bool
 }
 
 var (
@@ -178,30 +173,54 @@ func (h *semHandle) pidOf(ctx context.Context) int32 {
 // Write is semop, or semtimedop with a timeout. A request at an offset
 // is the tail of a write the kernel cut, whose head was refused.
 func (h *semHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n, err := h.write(ctx, data, off)
+	if err != nil {
+		if e := errno(err); e != syscall.EINTR && e != syscall.EAGAIN {
+			// The next read gives the reason, once, and then the
+			// values again.
+			err = because(err, semWriteReason)
+			logRefusal("sem", data, err)
+			h.mu.Lock()
+			h.text, h.read, h.failed = []byte(reasonLine(err)), 0, true
+			h.mu.Unlock()
+		}
+		return 0, errno(err)
+	}
+	h.mu.Lock()
+	if h.failed {
+		// A reason not read is not kept past a command that worked.
+		h.text, h.failed = nil, false
+	}
+	h.mu.Unlock()
+	return n, 0
+}
+
+// write runs one write: a semop, or a SETVAL or SETALL.
+func (h *semHandle) write(ctx context.Context, data []byte, off int64) (uint32, error) {
 	if (off != 0 && !h.appending) || len(data) > semMaxWrite {
 		return 0, syscall.EINVAL
 	}
 	if isSemctlWrite(data) {
 		if err := h.semctl(ctx, data); err != nil {
-			return 0, errno(err)
+			return 0, err
 		}
 		h.sc.moved()
-		return uint32(len(data)), 0
+		return uint32(len(data)), nil
 	}
 	var buf [semFastOps]nsmodel.Sembuf
 	req, err := parseSemop(data, buf[:0])
 	if err != nil {
-		return 0, errno(err)
+		return 0, err
 	}
 	h.poll.wrote(req.Ops)
 	if !h.undos.Load() && hasUndo(req.Ops) {
 		h.undos.Store(true)
 	}
 	if err := h.s.Op(ctx, h.cred, h.pidOf(ctx), &h.undo, req); err != nil {
-		return 0, errno(err)
+		return 0, err
 	}
 	h.sc.moved()
-	return uint32(len(data)), 0
+	return uint32(len(data)), nil
 }
 
 // Read shows the values, as GETALL, in decimal separated by blanks.
@@ -218,7 +237,7 @@ func (h *semHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 	n := copy(dest, h.text[h.read:])
 	h.read += n
 	if n == 0 {
-		h.text = nil
+		h.text, h.failed = nil, false
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }

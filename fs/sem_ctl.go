@@ -48,7 +48,7 @@ func (d *semDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 		}
 		num, val := args[0], args[1]
 		if val < 0 || val > nsmodel.SemVMX {
-			return "", syscall.ERANGE
+			return "", refuse(syscall.ERANGE, "value %d is outside 0..%d", val, nsmodel.SemVMX)
 		}
 		run = func(s *nsmodel.Sem) (string, error) { return "", s.SetVal(c, c.PID, num, val) }
 	case "SETALL":
@@ -76,19 +76,19 @@ func (d *semDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 			return strconv.Itoa(v) + "\n", err
 		}
 	default:
-		return "", syscall.EINVAL
+		return "", refuse(syscall.EINVAL, "unknown command %s (sem/ctl takes IPC_CREAT, IPC_RMID, IPC_SET, SETVAL, SETALL, GETVAL, GETPID, GETNCNT, GETZCNT, GETALL)", cmd.op)
 	}
 	if err := cmd.done(); err != nil {
 		return "", err
 	}
 	s, err := t.Lookup(ref)
 	if err != nil {
-		return "", err
+		return "", because(err, lookupReason(refName(ref)))
 	}
 	st := t.Stat(s)
 	res, err := run(s)
 	if err != nil {
-		return "", err
+		return "", because(err, opReason(cmd.op, st.Name))
 	}
 	// The kernel saw none of it: the attributes of the set's inodes go
 	// before the write returns.
@@ -116,14 +116,17 @@ var semQueries = map[string]nsmodel.SemQuery{
 // no decimal integer is EINVAL; the model judges the numbers.
 func semArgs(cmd *ctlCmd, n int) ([]int, error) {
 	words := cmd.words
-	if (n >= 0 && len(words) != n) || (n < 0 && len(words) == 0) {
-		return nil, syscall.EINVAL
+	switch {
+	case n >= 0 && len(words) != n:
+		return nil, refuse(syscall.EINVAL, "%s takes %d numbers after the set, not %d", cmd.op, n, len(words))
+	case n < 0 && len(words) == 0:
+		return nil, refuse(syscall.EINVAL, "%s takes the values after the set", cmd.op)
 	}
 	out := make([]int, len(words))
 	for i, w := range words {
 		v, err := strconv.ParseInt(w, 10, 64)
 		if err != nil {
-			return nil, syscall.EINVAL
+			return nil, refuse(syscall.EINVAL, "%s is not a decimal integer", w)
 		}
 		out[i] = int(v)
 	}
@@ -137,8 +140,11 @@ func (d *semDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 		return "", err
 	}
 	nsems, err := cmd.uint("nsems", 10, 31)
-	if err != nil || nsems == nil {
-		return "", syscall.EINVAL
+	if err != nil {
+		return "", err
+	}
+	if nsems == nil {
+		return "", refuse(syscall.EINVAL, "nsems= is required")
 	}
 	mode, err := cmd.createMode()
 	if err != nil {
@@ -152,7 +158,7 @@ func (d *semDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	}
 	s, err := d.ns.Sem.Get(c, req)
 	if err != nil {
-		return "", err
+		return "", because(err, createReason("sem", key))
 	}
 	st := d.ns.Sem.Stat(s)
 	// Directories that show this table may hold a negative entry.

@@ -49,20 +49,20 @@ func (d *shmDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 		lock := cmd.op == "SHM_LOCK"
 		run = func(s *nsmodel.Shm) error { return t.Lock(c, s, lock) }
 	default:
-		return "", syscall.EINVAL
+		return "", refuse(syscall.EINVAL, "unknown command %s (shm/ctl takes IPC_CREAT, IPC_RMID, IPC_SET, SHM_LOCK, SHM_UNLOCK)", cmd.op)
 	}
 	if err := cmd.done(); err != nil {
 		return "", err
 	}
 	s, err := t.Lookup(ref)
 	if err != nil {
-		return "", err
+		return "", because(err, lookupReason(refName(ref)))
 	}
 	// The result names the object as it was named: IPC_RMID takes its
 	// key away.
 	st := t.Stat(s)
 	if err := run(s); err != nil {
-		return "", err
+		return "", because(err, opReason(cmd.op, st.Name))
 	}
 	dropAttr(d.m.inval.nodes(t, st.Name)...)
 	if cmd.op == "IPC_RMID" {
@@ -81,7 +81,7 @@ func (d *shmDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 		return "", err
 	}
 	if size == nil {
-		return "", syscall.EINVAL
+		return "", refuse(syscall.EINVAL, "size= is required")
 	}
 	mode, err := cmd.createMode()
 	if err != nil {
@@ -101,7 +101,7 @@ func (d *shmDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 		if err == syscall.ENOSPC {
 			d.m.createFailed()
 		}
-		return "", err
+		return "", because(err, createReason("shm", key))
 	}
 	st := d.ns.Shm.Stat(s)
 	d.m.inval.nameCame(d.ns.Shm, st.Name, nil)

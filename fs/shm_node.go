@@ -53,7 +53,7 @@ func (n *segNode) show(a *fuse.Attr, st *nsmodel.ShmStat) {
 	a.Atime = uint64(st.Atime)
 	a.Mtime = uint64(st.Ctime)
 	a.Ctime = uint64(st.Ctime)
-	a.Ino = inoOf(n.s.Serial())
+	a.Ino = serialIno(n.s.Serial())
 }
 
 func (n *segNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -62,60 +62,26 @@ func (n *segNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 	return 0
 }
 
-// Setattr is ftruncate (shm_segsz), chmod and chown (IPC_SET). Setting
+// Setattr is ftruncate (shm_segsz), chmod and chown (IPC_SET); setting
 // times, as touch does, is checked as on any file and changes nothing.
 func (n *segNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	c := callerCred(ctx)
-	if set, now := setsTimes(in); set {
-		st := n.t.Stat(n.s)
-		if err := st.CheckTimes(c, now); err != nil {
-			return errno(err)
-		}
-	}
-	if a, ok := ipcSetOf(in); ok {
-		if err := n.t.Set(c, n.s, a); err != nil {
-			return errno(err)
-		}
-	}
-	if size, ok := in.GetSize(); ok {
-		// A resize depends on whether anyone holds the pages: closes
-		// made before it are seen first.
-		n.m.afterReleases()
-		n.m.settleSeg(n.s)
-		if err := n.t.Truncate(c, n.s, size, f == nil); err != nil {
-			return errno(err)
-		}
-	}
-	n.fill(&out.Attr)
-	out.SetTimeout(objectTimeout)
-	return 0
+	return setattrObject(ctx, n, f, in, out)
 }
 
-// setsTimes reports whether a setattr sets atime or mtime, and whether
-// every time it sets is "now" (utimensat with no times, or UTIME_NOW).
-func setsTimes(in *fuse.SetAttrIn) (set, now bool) {
-	v := in.Valid
-	set = v&(fuse.FATTR_ATIME|fuse.FATTR_MTIME) != 0
-	now = (v&fuse.FATTR_ATIME == 0 || v&fuse.FATTR_ATIME_NOW != 0) &&
-		(v&fuse.FATTR_MTIME == 0 || v&fuse.FATTR_MTIME_NOW != 0)
-	return set, now
+func (n *segNode) checkTimes(c *nsmodel.Cred, now bool) error {
+	st := n.t.Stat(n.s)
+	return st.CheckTimes(c, now)
 }
 
-// ipcSetOf takes the chmod and chown of a setattr as an IPC_SET; ok
-// tells whether it has either.
-func ipcSetOf(in *fuse.SetAttrIn) (a nsmodel.SetAttr, ok bool) {
-	if m, ok := in.GetMode(); ok {
-		m &= nsmodel.ModePerm
-		a.Mode = &m
-	}
-	if uid, ok := in.GetUID(); ok {
-		a.UID = &uid
-	}
-	if gid, ok := in.GetGID(); ok {
-		a.GID = &gid
-	}
-	return a, a.Mode != nil || a.UID != nil || a.GID != nil
+func (n *segNode) resize(c *nsmodel.Cred, size uint64, byPath bool) error {
+	// A resize depends on whether anyone holds the pages: closes made
+	// before it are seen first.
+	n.m.afterReleases()
+	n.m.settleSeg(n.s)
+	return n.t.Truncate(c, n.s, size, byPath)
 }
+
+func (n *segNode) ipcSet(c *nsmodel.Cred, a nsmodel.SetAttr) error { return n.t.Set(c, n.s, a) }
 
 // Open is an attach. It sets shm_atim, which stat shows: when that moves
 // to another second, the kernel's copy of the attributes goes before the
@@ -202,7 +168,7 @@ func (h *segHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { ret
 // handle still holds the attach.
 func (h *segHandle) Release(ctx context.Context) syscall.Errno {
 	if h.m.held != nil {
-		h.m.held.release(h.t, h.s, h.pid, inoOf(h.s.Serial()))
+		h.m.held.release(h.t, h.s, h.pid, serialIno(h.s.Serial()))
 		return 0
 	}
 	h.t.Detach(h.s, h.pid)

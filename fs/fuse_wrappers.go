@@ -1,10 +1,25 @@
 package fs
 
+// The go-fuse wrappers around the node tree, in one place. A request from
+// the kernel passes them in this order, outermost first (mountTree):
+//
+//	internal/fuseconn   the connection: reads /dev/fuse, answers POLL
+//	isolatedFS          (--isolate only) refuses a caller every node below a
+//	                    namespace it may not see; attribute timeouts 0
+//	tenantFS            tells the tenancy of the unmount
+//	nodeFS              negative entries per node, releases before ctl
+//	                    commands, file flags of each READ/WRITE, statfs
+//	gofs (go-fuse)      the node tree: rootNode and below
+//
+// Each is a fuse.RawFileSystem that embeds the next and overrides only
+// the requests it changes.
+
 import (
 	"sync"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/shmfs/shmfs/internal/fuseconn"
 	"github.com/shmfs/shmfs/nsmodel"
@@ -137,7 +152,7 @@ func (f *isolatedFS) learn(parent uint64, name string, out *fuse.EntryOut) {
 		out.SetEntryTimeout(0)
 		if name != selfName {
 			ns = f.t.model.Get(name)
-			if ns == nil || inoOf(ns.Serial()) != out.Attr.Ino {
+			if ns == nil || serialIno(ns.Serial()) != out.Attr.Ino {
 				// Removed or remade meanwhile: leave the id unknown.
 				return
 			}
@@ -354,4 +369,78 @@ func (f *isolatedFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.
 		return fuse.ENOENT
 	}
 	return f.tenantFS.OpenDir(cancel, in, out)
+}
+
+// nodeFS is go-fuse's node file system as the server serves it, with two
+// things go-fuse does not do.
+//
+// A node's Lookup can have the kernel remember that a name does not
+// exist: a Lookup that fails with ENOENT after setting an entry timeout
+// in its EntryOut is answered as a negative entry (node id 0) for that
+// long. go-fuse knows only one negative timeout for the whole mount, and
+// it stays 0 for the nodes that set none.
+//
+// A ctl command sees the effect of every close that reached the server
+// before it (a detach, SEM_UNDO adjustments undone): the kernel sends a
+// release without waiting for it, and go-fuse serves requests
+// concurrently, so `close(fd)` then a command on ctl could otherwise be
+// served in the other order.
+type nodeFS struct {
+	fuse.RawFileSystem
+	m *mountState
+}
+
+func (fs *nodeFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	st := fs.RawFileSystem.Lookup(cancel, h, name, out)
+	if st == fuse.ENOENT && out.EntryTimeout() > 0 {
+		*out = fuse.EntryOut{EntryValid: out.EntryValid, EntryValidNsec: out.EntryValidNsec}
+		return fuse.OK
+	}
+	return st
+}
+
+func (fs *nodeFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	fs.m.releases.RLock()
+	defer fs.m.releases.RUnlock()
+	fs.RawFileSystem.Release(cancel, in)
+}
+
+func (fs *nodeFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	fileFlags.Store(cancel, in.Flags)
+	defer fileFlags.Delete(cancel)
+	return fs.RawFileSystem.Read(cancel, in, buf)
+}
+
+// Writev is how go-fuse serves every WRITE (Write only after ENOSYS).
+func (fs *nodeFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
+	fileFlags.Store(cancel, in.Flags)
+	defer fileFlags.Delete(cancel)
+	return fs.RawFileSystem.Writev(cancel, in, data)
+}
+
+// StatFs answers statfs(2) on any node of the mount. go-fuse leaves the
+// reply zeroed for a node that does not answer itself, and a zero
+// f_namelen made `getconf NAME_MAX` print 0. The names here are at most
+// 64 bytes (a namespace) and 10 (an object's key), but a file system
+// that says 255 is what programs expect; blocks are the machine's
+// memory, where segments live, in pages, as tmpfs counts them.
+func (fs *nodeFS) StatFs(cancel <-chan struct{}, in *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	if st := fs.RawFileSystem.StatFs(cancel, in, out); st != fuse.OK {
+		return st
+	}
+	if out.NameLen == 0 {
+		out.NameLen = 255
+	}
+	if out.Bsize == 0 {
+		page := uint64(unix.Getpagesize())
+		out.Bsize, out.Frsize = uint32(page), uint32(page)
+		var si unix.Sysinfo_t
+		if unix.Sysinfo(&si) == nil {
+			unit := uint64(si.Unit)
+			out.Blocks = uint64(si.Totalram) * unit / page
+			out.Bfree = uint64(si.Freeram+si.Bufferram) * unit / page
+			out.Bavail = out.Bfree
+		}
+	}
+	return fuse.OK
 }

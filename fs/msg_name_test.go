@@ -13,7 +13,8 @@ func TestParseMsgName(t *testing.T) {
 		entry string
 		view  msgView
 	}{
-		{"0x0000162e", "0x0000162e", msgView{mtype: 1}},
+		{"0x0000162e", "0x0000162e", msgView{mtype: 1, peek: true}},
+		{"0x0000162e,recv", "0x0000162e", msgView{mtype: 1}},
 		{"private.7,msgtyp=-5,MSG_NOERROR", "private.7", msgView{typ: -5, flags: nsmodel.MsgNoError, mtype: 1}},
 		{"0x00000001,MSG_COPY,IPC_NOWAIT,msgtyp=3", "0x00000001", msgView{typ: 3, flags: nsmodel.MsgCopy | nsmodel.IPCNoWait, mtype: 1}},
 		{"0x00000001,MSG_EXCEPT,msgtyp=2", "0x00000001", msgView{typ: 2, flags: nsmodel.MsgExcept, mtype: 1}},
@@ -43,7 +44,7 @@ func TestMsgViewIno(t *testing.T) {
 	_, a, _ := parseMsgName("0x1,msgtyp=2,MSG_EXCEPT")
 	_, b, _ := parseMsgName("0x1,MSG_EXCEPT,msgtyp=2")
 	_, c, _ := parseMsgName("0x1,msgtyp=2")
-	if plain.ino(42) != 42 {
+	if plain.ino(42) != serialIno(42) {
 		t.Errorf("the queue's own name: ino %d", plain.ino(42))
 	}
 	if a.ino(42) != b.ino(42) || a.ino(42) == c.ino(42) || a.ino(42) == a.ino(43) {

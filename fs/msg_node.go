@@ -69,6 +69,9 @@ func (n *msgNode) fill(a *fuse.Attr) {
 		a.Size = msgMaxText
 	}
 	a.Blksize = msgBlksize
+	// As many blocks as the size: a file with fewer looks sparse, and
+	// cp then asks lseek(SEEK_DATA), which a stream refuses (ESPIPE).
+	a.Blocks = a.Size / 512
 	a.Owner = fuse.Owner{Uid: st.UID, Gid: st.GID}
 	a.Nlink = 1
 	if st.Deleted {
@@ -87,29 +90,28 @@ func (n *msgNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.Attr
 }
 
 // Setattr is chmod and chown (IPC_SET). A truncation to 0, as `>`
-// sends, and setting times, as touch does (checked as on any file),
-// change nothing; a queue has
-// no other size to set.
+// sends, and setting times, as touch does, are checked as on any file
+// and change nothing; a queue has no other size to set.
 func (n *msgNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if size, ok := in.GetSize(); ok && size != 0 {
-		return syscall.EINVAL
+	return setattrObject(ctx, n, f, in, out)
+}
+
+func (n *msgNode) checkTimes(c *nsmodel.Cred, now bool) error {
+	st := n.t.Stat(n.q)
+	return st.CheckTimes(c, now)
+}
+
+func (n *msgNode) resize(c *nsmodel.Cred, size uint64, byPath bool) error {
+	return fixedSize(size, byPath, func() error { return n.t.Access(c, n.q, nsmodel.AccessWrite) })
+}
+
+// ipcSet drops the attributes the queue's other inodes hold.
+func (n *msgNode) ipcSet(c *nsmodel.Cred, a nsmodel.SetAttr) error {
+	if err := n.t.Set(c, n.q, a); err != nil {
+		return err
 	}
-	if set, now := setsTimes(in); set {
-		st := n.t.Stat(n.q)
-		if err := st.CheckTimes(callerCred(ctx), now); err != nil {
-			return errno(err)
-		}
-	}
-	if a, ok := ipcSetOf(in); ok {
-		if err := n.t.Set(callerCred(ctx), n.q, a); err != nil {
-			return errno(err)
-		}
-		// The queue's other inodes hold the old attributes.
-		n.qc.changed(n)
-	}
-	n.fill(&out.Attr)
-	out.SetTimeout(objectTimeout)
-	return 0
+	n.qc.changed(n)
+	return nil
 }
 
 // Open checks the access mode as msgsnd (write) and msgrcv (read) would;

@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,10 +18,17 @@ import (
 //	MSG_EXCEPT   MSG_NOERROR   MSG_COPY   IPC_NOWAIT    the msgrcv flags
 //	mtext        reads give, and writes take, the mtext alone
 //	mtype=N      the type an mtext write is sent with (default 1); implies mtext
+//	recv         nothing but itself: msgrcv with msgtyp 0, in msgbuf framing
 //
-// A name without options is the queue in struct msgbuf framing with
-// msgtyp 0. Names are parsed strictly: an unknown or repeated option, or
-// a number that does not parse, is EINVAL.
+// A name without options is the queue as a listing shows it, for
+// browsing: its writes are msgsnd in struct msgbuf framing, but its reads
+// never take a message and never block. They copy the messages in order
+// (MSG_COPY with IPC_NOWAIT: one message per read(2), the end of the file
+// after the last), so that ls -lR, grep -r, tar, cp -r, find -exec cat or
+// file over a namespace leave every queue as it was (docs/msg.md).
+// Receiving is asked for by a name with options: msg/<key>,recv, or any
+// of the others but MSG_COPY. Names are parsed strictly: an unknown or
+// repeated option, or a number that does not parse, is EINVAL.
 type msgView struct {
 	typ   int64 // msgtyp
 	flags int   // nsmodel.MsgExcept, MsgNoError, MsgCopy, IPCNoWait
@@ -30,6 +36,16 @@ type msgView struct {
 	mtype int64
 	// spec is the options in a canonical form, "" for none.
 	spec string
+	// peek: the name has no options, and its reads copy (browsing).
+	peek bool
+}
+
+// readFlags are the msgrcv flags of a read through the view.
+func (v msgView) readFlags() int {
+	if v.peek {
+		return nsmodel.MsgCopy | nsmodel.IPCNoWait
+	}
+	return v.flags
 }
 
 // parseMsgName splits a name into the entry name and its view.
@@ -37,6 +53,7 @@ func parseMsgName(name string) (string, msgView, error) {
 	v := msgView{mtype: 1}
 	entry, opts, ok := strings.Cut(name, ",")
 	if !ok {
+		v.peek = true
 		return entry, v, nil
 	}
 	seen := map[string]bool{}
@@ -57,6 +74,7 @@ func parseMsgName(name string) (string, msgView, error) {
 			return "", v, syscall.EINVAL
 		case key == "mtext":
 			v.mtext = true
+		case key == "recv":
 		case key == "MSG_EXCEPT":
 			v.flags |= nsmodel.MsgExcept
 		case key == "MSG_NOERROR":
@@ -77,15 +95,11 @@ func parseMsgName(name string) (string, msgView, error) {
 	return entry, v, nil
 }
 
-// ino is the inode number of a name of queue serial: the queue's serial
-// for its own name; for a name with options, a hash of the options with
-// bit 62 set, clear of the serials (small) and of go-fuse's automatic
-// numbers (from 2^63).
+// ino is the inode number of a name of queue serial: the queue's own for
+// its own name, one of its own for a name with options (ident.go).
 func (v msgView) ino(serial uint64) uint64 {
 	if v.spec == "" {
-		return serial
+		return serialIno(serial)
 	}
-	h := fnv.New64a()
-	h.Write([]byte(strconv.FormatUint(serial, 10) + ":" + v.spec))
-	return h.Sum64()&(1<<62-1) | 1<<62
+	return optionIno(serial, v.spec)
 }

@@ -34,18 +34,18 @@ func (d *msgDirNode) ctl(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 		}
 		run = func(q *nsmodel.Msg) error { return t.Set(c, q, a) }
 	default:
-		return "", syscall.EINVAL
+		return "", refuse(syscall.EINVAL, "unknown command %s (msg/ctl takes IPC_CREAT, IPC_RMID, IPC_SET)", cmd.op)
 	}
 	if err := cmd.done(); err != nil {
 		return "", err
 	}
 	q, err := t.Lookup(ref)
 	if err != nil {
-		return "", err
+		return "", because(err, lookupReason(refName(ref)))
 	}
 	st := t.Stat(q)
 	if err := run(q); err != nil {
-		return "", err
+		return "", because(err, opReason(cmd.op, st.Name))
 	}
 	// The kernel saw none of it: the attributes of the queue's inodes
 	// go before the write returns.
@@ -71,7 +71,7 @@ func (d *msgDirNode) create(c *nsmodel.Cred, cmd *ctlCmd) (string, error) {
 	}
 	q, err := d.ns.Msg.Get(c, req)
 	if err != nil {
-		return "", err
+		return "", because(err, createReason("msg", key))
 	}
 	st := d.ns.Msg.Stat(q)
 	d.m.inval.nameCame(d.ns.Msg, st.Name, nil)

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -15,13 +14,10 @@ import (
 // per queue named by its key, and ctl. A name may carry receive and
 // framing options after a comma (msgname.go); such names are not listed.
 type msgDirNode struct {
-	gofs.Inode
-	m  *mountState
-	ns *nsmodel.Namespace
+	tableDir
 }
 
 var (
-	_ = (gofs.NodeOnAdder)((*msgDirNode)(nil))
 	_ = (gofs.NodeGetattrer)((*msgDirNode)(nil))
 	_ = (gofs.NodeLookuper)((*msgDirNode)(nil))
 	_ = (gofs.NodeReaddirer)((*msgDirNode)(nil))
@@ -32,28 +28,10 @@ var (
 
 // newMsgDir makes MOUNT/<ns>/msg/.
 func newMsgDir(m *mountState, ns *nsmodel.Namespace) gofs.InodeEmbedder {
-	return &msgDirNode{m: m, ns: ns}
+	d := &msgDirNode{tableDir{m: m, ns: ns, table: ns.Msg, entries: ns.Msg.List, ctlSlot: slotMsgCtl, infoSlot: slotMsgInfo}}
+	d.exec, d.infoText = d.ctl, d.info
+	return d
 }
-
-func (d *msgDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	tableDirAttr(&out.Attr)
-	out.SetTimeout(fixedTimeout)
-	return 0
-}
-
-// OnAdd makes ctl, and has the queues made without the kernel seeing it
-// drop this directory's negative entries.
-func (d *msgDirNode) OnAdd(ctx context.Context) {
-	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
-	d.AddChild(ctlName, ctl, false)
-	addInfo(ctx, d.EmbeddedInode(), d.info)
-	d.m.inval.addDir(d.ns.Msg, d.EmbeddedInode())
-}
-
-func (d *msgDirNode) OnForget() { d.m.inval.removeDir(d.ns.Msg, d.EmbeddedInode()) }
-
-// msgGen numbers the inodes of queue names.
-var msgGen atomic.Uint64
 
 // queueInode makes a new inode for each lookup of a queue's name: same
 // st_ino, a new generation. The kernel holds an inode's lock for the
@@ -66,7 +44,7 @@ var msgGen atomic.Uint64
 // the attributes are, until the queue changes (msgcache.go).
 func (d *msgDirNode) queueInode(ctx context.Context, q *nsmodel.Msg, v msgView, out *fuse.EntryOut) *gofs.Inode {
 	n := &msgNode{m: d.m, t: d.ns.Msg, q: q, view: v}
-	ch := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: v.ino(q.Serial()), Gen: msgGen.Add(1)})
+	ch := d.NewInode(ctx, n, freshAttr(syscall.S_IFREG, v.ino(q.Serial())))
 	// Known to the queue's changes before its attributes are read, so
 	// that none is missed.
 	n.qc = d.m.queues.add(d.m, q, n)
@@ -96,12 +74,12 @@ func (d *msgDirNode) find(name string) (*nsmodel.Msg, msgView, syscall.Errno) {
 }
 
 func (d *msgDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	d.show()
 	if name == infoName {
-		return lookupInfo(d.EmbeddedInode(), out), 0
+		return d.infoInode(ctx, out), 0
 	}
 	if name == ctlName {
-		out.Mode = syscall.S_IFREG | 0o666
-		return d.GetChild(ctlName), 0
+		return d.ctlInode(ctx, out), 0
 	}
 	q, v, e := d.find(name)
 	if e == syscall.ENOENT && v.spec == "" {
@@ -117,13 +95,8 @@ func (d *msgDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 }
 
 func (d *msgDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	stats := d.ns.Msg.Stats()
-	ents := make([]fuse.DirEntry, 0, len(stats)+1)
-	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG}, infoEntry)
-	for _, st := range stats {
-		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: st.Serial})
-	}
-	return gofs.NewListDirStream(ents), 0
+	d.show()
+	return d.list(), 0
 }
 
 // Create is open(O_CREAT) of a name that no queue has: msgget with
@@ -139,6 +112,7 @@ func (d *msgDirNode) Create(ctx context.Context, name string, flags uint32, mode
 	if err != nil || ref.ByID {
 		return nil, nil, 0, syscall.EINVAL
 	}
+	d.show()
 	c := callerCred(ctx)
 	q, err := d.ns.Msg.Open(c, nsmodel.MsgGet{
 		Key:    ref.Key,

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -14,13 +13,10 @@ import (
 // semDirNode is MOUNT/<ns>/sem/: the semaphore set id table, one file per
 // set named by its key, and ctl.
 type semDirNode struct {
-	gofs.Inode
-	m  *mountState
-	ns *nsmodel.Namespace
+	tableDir
 }
 
 var (
-	_ = (gofs.NodeOnAdder)((*semDirNode)(nil))
 	_ = (gofs.NodeGetattrer)((*semDirNode)(nil))
 	_ = (gofs.NodeLookuper)((*semDirNode)(nil))
 	_ = (gofs.NodeReaddirer)((*semDirNode)(nil))
@@ -31,28 +27,10 @@ var (
 
 // newSemDir makes MOUNT/<ns>/sem/.
 func newSemDir(m *mountState, ns *nsmodel.Namespace) gofs.InodeEmbedder {
-	return &semDirNode{m: m, ns: ns}
+	d := &semDirNode{tableDir{m: m, ns: ns, table: ns.Sem, entries: ns.Sem.List, ctlSlot: slotSemCtl, infoSlot: slotSemInfo}}
+	d.exec, d.infoText = d.ctl, d.info
+	return d
 }
-
-func (d *semDirNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	tableDirAttr(&out.Attr)
-	out.SetTimeout(fixedTimeout)
-	return 0
-}
-
-// OnAdd makes ctl, and has the sets made without the kernel seeing it
-// drop this directory's negative entries.
-func (d *semDirNode) OnAdd(ctx context.Context) {
-	ctl := d.NewPersistentInode(ctx, &ctlNode{exec: d.ctl, m: d.m}, gofs.StableAttr{Mode: syscall.S_IFREG})
-	d.AddChild(ctlName, ctl, false)
-	addInfo(ctx, d.EmbeddedInode(), d.info)
-	d.m.inval.addDir(d.ns.Sem, d.EmbeddedInode())
-}
-
-func (d *semDirNode) OnForget() { d.m.inval.removeDir(d.ns.Sem, d.EmbeddedInode()) }
-
-// semGen numbers the inodes of sets.
-var semGen atomic.Uint64
 
 // setInode gives each lookup of a set an inode of its own: same inode
 // number, new generation, so a new node for the kernel. A process blocked
@@ -64,7 +42,7 @@ var semGen atomic.Uint64
 // changes (semcache.go).
 func (d *semDirNode) setInode(ctx context.Context, s *nsmodel.Sem, out *fuse.EntryOut) *gofs.Inode {
 	n := &semNode{m: d.m, t: d.ns.Sem, s: s}
-	ch := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(s.Serial()), Gen: semGen.Add(1)})
+	ch := d.NewInode(ctx, n, freshAttr(syscall.S_IFREG, serialIno(s.Serial())))
 	// Known to the set's changes before its attributes are read, so that
 	// none is missed.
 	n.sc = d.m.sets.add(d.m, s, n)
@@ -88,12 +66,12 @@ func (d *semDirNode) find(name string) (*nsmodel.Sem, syscall.Errno) {
 }
 
 func (d *semDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	d.show()
 	if name == infoName {
-		return lookupInfo(d.EmbeddedInode(), out), 0
+		return d.infoInode(ctx, out), 0
 	}
 	if name == ctlName {
-		out.Mode = syscall.S_IFREG | 0o666
-		return d.GetChild(ctlName), 0
+		return d.ctlInode(ctx, out), 0
 	}
 	s, e := d.find(name)
 	if e == syscall.ENOENT {
@@ -108,13 +86,8 @@ func (d *semDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 }
 
 func (d *semDirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	stats := d.ns.Sem.Stats()
-	ents := make([]fuse.DirEntry, 0, len(stats)+1)
-	ents = append(ents, fuse.DirEntry{Name: ctlName, Mode: syscall.S_IFREG}, infoEntry)
-	for _, st := range stats {
-		ents = append(ents, fuse.DirEntry{Name: st.Name, Mode: syscall.S_IFREG, Ino: inoOf(st.Serial)})
-	}
-	return gofs.NewListDirStream(ents), 0
+	d.show()
+	return d.list(), 0
 }
 
 // Create is open(O_CREAT) of a key that has no set: semget(key, 1,
@@ -126,6 +99,7 @@ func (d *semDirNode) Create(ctx context.Context, name string, flags uint32, mode
 	if err != nil || ref.ByID {
 		return nil, nil, 0, syscall.EINVAL
 	}
+	d.show()
 	c := callerCred(ctx)
 	s, err := d.ns.Sem.Get(c, nsmodel.SemGet{
 		Key:    ref.Key,

@@ -43,9 +43,9 @@ var (
 )
 
 func newMsgHandle(q *nsmodel.Msg, qc *queueCache, v msgView, flags uint32) *msgHandle {
-	h := &msgHandle{q: q, qc: qc, view: v, recvFlags: v.flags, appending: flags&syscall.O_APPEND != 0}
+	h := &msgHandle{q: q, qc: qc, view: v, recvFlags: v.readFlags(), appending: flags&syscall.O_APPEND != 0}
 	h.openedNonblock = flags&syscall.O_NONBLOCK != 0
-	h.sendFlags = h.recvFlags & nsmodel.IPCNoWait
+	h.sendFlags = v.flags & nsmodel.IPCNoWait
 	h.copyNext = v.typ
 	return h
 }
