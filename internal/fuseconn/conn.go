@@ -537,4 +537,3 @@ func (c *Conn) Unmount() error {
 	c.Wait()
 	return nil
 }
-
