@@ -83,6 +83,39 @@ func checkFuse() error {
 // the mount point.
 func mountShmfs(t testing.TB, extraArgs ...string) string {
 	t.Helper()
+	return mountShmfsBin(t, shmfsBin, extraArgs...)
+}
+
+// plainBin is shmfs built without the race detector, for the tests that
+// measure the server's memory; built at its first use.
+var plainBin = sync.OnceValues(func() (string, error) {
+	if !raceEnabled {
+		return shmfsBin, nil
+	}
+	bin := filepath.Join(workDir, "shmfs-plain")
+	_, file, _, _ := runtime.Caller(0)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/shmfs")
+	build.Dir = filepath.Dir(filepath.Dir(file))
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building shmfs without -race: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// mountShmfsPlain is mountShmfs with a server built without the race
+// detector, whose runtime keeps memory it never gives back.
+func mountShmfsPlain(t testing.TB, extraArgs ...string) string {
+	t.Helper()
+	bin, err := plainBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mountShmfsBin(t, bin, extraArgs...)
+}
+
+// mountShmfsBin is mountShmfs with the server binary bin.
+func mountShmfsBin(t testing.TB, bin string, extraArgs ...string) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "shmfs-mnt-")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +125,7 @@ func mountShmfs(t testing.TB, extraArgs ...string) string {
 		// The whole suite on rings: SHMFS_TEST_IO_URING=on.
 		extraArgs = append([]string{"--io-uring=" + v}, extraArgs...)
 	}
-	cmd := exec.Command(shmfsBin, append(append([]string{"mount"}, extraArgs...), dir)...)
+	cmd := exec.Command(bin, append(append([]string{"mount"}, extraArgs...), dir)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -380,7 +380,7 @@ func TestKernelQueueInterrupt(t *testing.T) {
 	k := newTenant(t, -1, -1, "")
 	kipc(t, k, "msgsnd", "0x4b1d0020", "1", "first")
 	kipc(t, k, "msgrcv", "0x4b1d0020")
-	q := filepath.Join(kernelNSDir(mnt, k), "msg", "0x4b1d0020")
+	q := filepath.Join(kernelNSDir(mnt, k), "msg", "0x4b1d0020,recv")
 	for i := 0; i < 3; i++ {
 		r := startBlocked(t, "", "cat", q)
 		r.cmd.Process.Signal(syscall.SIGINT)

@@ -250,6 +250,29 @@ func (b *bench) mount() error {
 	return nil
 }
 
+// servingPid is the process that serves the mount: `shmfs mount` is a
+// keeper (docs/crash.md) whose child `shmfs serve` holds /dev/fuse and
+// answers the requests, so the server's costs, descriptors and /dev/fuse
+// are that child's. A server without a keeper is the started process.
+func (b *bench) servingPid() int {
+	pid := b.server.Process.Pid
+	if _, ok := fuseFdOf(pid); ok {
+		return pid
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, k := range strings.Fields(string(kids)) {
+			if c, err := strconv.Atoi(k); err == nil {
+				if _, ok := fuseFdOf(c); ok {
+					return c
+				}
+			}
+		}
+	}
+	return pid
+}
+
 // cleanup unmounts, stops the server and puts back what the run changed.
 // It runs whatever happened before.
 func (b *bench) cleanup() {

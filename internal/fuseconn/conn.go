@@ -419,7 +419,17 @@ func (c *Conn) serve(r *reader, extra bool) {
 		if c.busy.Add(1) >= c.total.Load() && !c.dead.Load() {
 			// This request may block (a msgrcv that waits): someone
 			// must read the next one.
-			c.start(true)
+			if c.total.Load() < int32(c.fixed+maxExtra) {
+				c.start(true)
+			} else {
+				// As many readers as may be: the request is served
+				// by a goroutine of its own, which holds no thread
+				// while it waits, and this one reads on. (Readers
+				// without bound made a thread each in a burst of
+				// FORGETs, which Go never gives back.)
+				c.handOff(in[:n])
+				continue
+			}
 		}
 		if n := c.handle(r, in[:n], out); n > 0 {
 			c.reply(fd, out[:n])
@@ -432,6 +442,37 @@ func (c *Conn) serve(r *reader, extra bool) {
 			return
 		}
 	}
+}
+
+// maxExtra bounds the serving threads started beyond the fixed ones
+// when all are busy; past it, requests are handed off (handOff).
+const maxExtra = 16
+
+// handOff serves req on a goroutine of its own with buffers from the
+// pool, and counts it busy until its reply is written.
+func (c *Conn) handOff(req []byte) {
+	bufs := c.bufs.Get().(*[2][]byte)
+	in := append(bufs[0][:0], req...)
+	fd := int(c.fd.Load())
+	// A reader of its own, so that an unmount interrupts it too.
+	r := &reader{}
+	c.mu.Lock()
+	c.readers[r] = struct{}{}
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			delete(c.readers, r)
+			c.mu.Unlock()
+			c.bufs.Put(bufs)
+			c.busy.Add(-1)
+			c.wg.Done()
+		}()
+		if n := c.handle(r, in, bufs[1]); n > 0 {
+			c.reply(fd, bufs[1][:n])
+		}
+	}()
 }
 
 // reply writes a reply. ENOENT means the request was interrupted and
