@@ -208,4 +208,3 @@ func fuseFdOf(pid int) (int, bool) {
 	}
 	return 0, false
 }
-
