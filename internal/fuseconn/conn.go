@@ -85,6 +85,8 @@ type Conn struct {
 
 	transport string
 	uring     *rings
+	wantRings bool        // INIT asked for FUSE_OVER_IO_URING; Serve starts the rings
+	mode      uringMode   // --io-uring
 	debug     *log.Logger // with MountOptions.Debug
 
 	dead     atomic.Bool
@@ -190,10 +192,19 @@ func (c *Conn) Mount(dir string, raw fuse.RawFileSystem, mo fuse.MountOptions) e
 	c.fixed = runtime.NumCPU() + 2
 	raisedProcs.Do(func() { runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + c.fixed) })
 	c.transport = fmt.Sprintf("/dev/fuse (%d serving threads)", c.fixed)
+	c.wantRings, c.mode = wantRings, mode
+	return c.serveAll()
+}
+
+// serveAll starts serving: the serving threads, and the rings if INIT
+// asked for them. Until then (BeforeServe) the kernel queues every
+// request.
+func (c *Conn) serveAll() error {
+	dir, mode := c.dir, c.mode
 	for range c.fixed {
 		c.start(false)
 	}
-	if wantRings {
+	if c.wantRings {
 		c.streams.on.Store(true)
 		r, err := c.startRings()
 		c.uring = r
