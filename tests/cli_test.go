@@ -61,9 +61,7 @@ func newMountpoint(t testing.TB) string {
 	}
 	os.Chmod(dir, 0o755)
 	t.Cleanup(func() {
-		for i := 0; i < 4 && isMounted(dir); i++ {
-			unix.Unmount(dir, unix.MNT_DETACH)
-		}
+		detachAll(dir)
 		os.Remove(dir)
 	})
 	return dir
