@@ -113,6 +113,6 @@ const (
 	kinoCtl     = 2 // n: kind
 	kinoSysvipc = 3 // n: kind
 	kinoLimit   = 4 // n: index in LimitNames, then ControlNames
-	kinoObject  = 5 // n: the id; kind in bits 56-57
-	kinoInfo    = 6 // n: kind
+	kinoObject  = 5 // 5, 6, 7: kinoObject+kind (shm, msg, sem); n: the id
+	kinoInfo    = 8 // n: kind (past the three object kinds)
 )
