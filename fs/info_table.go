@@ -9,6 +9,7 @@ const infoName = "info"
 // info renders shm/info, once the attaches that have ended are
 // counted (mapwatch.go).
 func (d *shmDirNode) info() string {
+	d.m.afterReleases() // a close that reached the server first is a detach
 	d.m.settle()
 	return d.ns.Shm.Info().Text()
 }

@@ -66,7 +66,7 @@ func (n *nsNode) sysvipc() []fixedEntry {
 	return []fixedEntry{
 		{"msg", slotSysvipcMsg, syscall.S_IFREG, text(ns.Msg.SysvipcMsg)},
 		{"sem", slotSysvipcSem, syscall.S_IFREG, text(ns.Sem.SysvipcSem)},
-		{"shm", slotSysvipcShm, syscall.S_IFREG, text(func() string { n.m.settle(); return ns.Shm.SysvipcShm() })},
+		{"shm", slotSysvipcShm, syscall.S_IFREG, text(func() string { n.m.afterReleases(); n.m.settle(); return ns.Shm.SysvipcShm() })},
 	}
 }
 
